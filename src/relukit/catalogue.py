@@ -1,0 +1,563 @@
+"""The catalogue: one ``Activation`` per function, the single source of truth for its name,
+parameters (defaults and valid ranges), formulas, shape class and what a backward pass needs.
+
+``act(x, **params)`` is the value and ``act.derivative(x, **params)`` the elementwise
+derivative, on anything ``np.asarray`` accepts. The PyTorch layer, the diagnostics, the lab
+and the docs read the metadata here; none of them re-types a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from . import _numpy_impl as impl
+
+_FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+
+ShapeClass = Literal["piecewise_linear", "smooth"]
+#: What a backward pass needs beyond the output the next layer keeps anyway:
+#: "mask"   - the sign (region) of the input, 1 bit per element, gives the exact gradient;
+#: "output" - f' is an exact function of the output y (sigmoid, tanh, softplus);
+#: "output_and_mask" - f' is recovered from y on one side of 0, the side from 1 bit (elu...);
+#: "input"  - f' needs the input itself (gelu, silu, mish) unless quantised.
+BackwardNeeds = Literal["mask", "output", "output_and_mask", "input"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter of an activation: its default, what it means and which values are valid."""
+
+    name: str
+    default: Any
+    doc: str
+    valid: str = "any float"
+    check: Callable[[Any], bool] | None = field(default=None, repr=False, compare=False)
+
+    def validate(self, act_name: str, value: Any) -> None:
+        ok = True
+        if self.check is not None:
+            try:
+                ok = bool(self.check(value))
+            except (TypeError, ValueError):
+                ok = False
+        if not ok:
+            raise ValueError(
+                f"{act_name}: invalid {self.name}={value!r}; valid values: {self.valid}"
+            )
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function with its exact derivative and metadata."""
+
+    name: str
+    title: str
+    formula: str
+    latex: str
+    derivative_formula: str
+    derivative_latex: str
+    shape: ShapeClass
+    backward_needs: BackwardNeeds
+    _value: Callable = field(repr=False, compare=False)
+    _derivative: Callable = field(repr=False, compare=False)
+    params: tuple[Parameter, ...] = ()
+    #: Breakpoints of a piecewise-linear function (kinks), as a function of its parameters.
+    _breakpoints: Callable[..., tuple[float, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    #: Does the function saturate on both sides (sigmoid, tanh, hardtanh, relu6)?
+    saturating: bool = False
+    #: Where f' is exactly zero over a whole interval: the region a unit can die in.
+    dead_region: str | None = None
+    #: True when the value is computed in the input dtype (exact); else widened to float64.
+    exact_in_dtype: bool = False
+    #: The output has twice the input's size along ``axis`` (crelu).
+    doubles_axis: bool = False
+    #: Name of the same function in torch.nn.functional, when torch has it.
+    torch_name: str | None = None
+    #: Extra parameter derivatives, {param_name: f(x, **params) -> elementwise df/dparam}.
+    _param_derivatives: dict[str, Callable] = field(default_factory=dict, repr=False, compare=False)
+    _check_params: Callable[[str, dict], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    # -- parameters ------------------------------------------------------------------
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def bind(self, args: tuple = (), kwargs: dict | None = None) -> dict[str, Any]:
+        """Resolve positional/keyword parameters against defaults and validate them."""
+        kwargs = dict(kwargs or {})
+        names = [p.name for p in self.params]
+        if len(args) > len(names):
+            raise TypeError(
+                f"{self.name}() takes at most {len(names)} parameter(s) after x "
+                f"({', '.join(names) or 'none'}), got {len(args)}"
+            )
+        values = self.defaults
+        for name, value in zip(names, args, strict=False):
+            if name in kwargs:
+                raise TypeError(f"{self.name}() got multiple values for parameter {name!r}")
+            values[name] = value
+        for name, value in kwargs.items():
+            if name not in values:
+                raise TypeError(
+                    f"{self.name}() got an unexpected parameter {name!r}; "
+                    f"its parameters are: {', '.join(names) or 'none'}"
+                )
+            values[name] = value
+        for p in self.params:
+            p.validate(self.name, values[p.name])
+        if self._check_params is not None:
+            self._check_params(self.name, values)
+        return values
+
+    def breakpoints(self, **params: Any) -> tuple[float, ...]:
+        """Kinks of a piecewise-linear function; () for a smooth one."""
+        if self._breakpoints is None:
+            return ()
+        values = self.bind((), params)
+        return self._breakpoints(**values)
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def __call__(self, x: Any, *args: Any, out: np.ndarray | None = None, **params: Any):
+        """Value f(x). ``out=`` receives the result (``act(x, out=x)`` works in place)."""
+        values = self.bind(args, params)
+        a = _as_float_array(self.name, x)
+        values = self._prepare(a, values)
+        shape = _out_shape(a, values) if self.doubles_axis else a.shape
+        if out is not None:
+            _check_out(self.name, out, shape, a.dtype)
+        with np.errstate(all="ignore"):
+            if self.exact_in_dtype:
+                target = out if out is not None else np.empty(shape, a.dtype)
+                self._value(a, target, **values)
+            else:
+                result = self._value(a.astype(np.float64, copy=False), **values)
+                if out is not None:
+                    np.copyto(out, result, casting="unsafe")
+                    target = out
+                else:
+                    target = np.asarray(result).astype(a.dtype, copy=False)
+        if out is None and target.ndim == 0:
+            return target[()]
+        return target
+
+    def derivative(self, x: Any, *args: Any, **params: Any):
+        """Elementwise derivative df/dx, in the input's dtype (crelu: in the output's layout)."""
+        values = self.bind(args, params)
+        a = _as_float_array(self.name, x)
+        values = self._prepare(a, values)
+        with np.errstate(all="ignore"):
+            if self.exact_in_dtype:
+                d = self._derivative(a, **values)
+            else:
+                d = self._derivative(a.astype(np.float64, copy=False), **values)
+        d = np.asarray(d).astype(a.dtype, copy=False)
+        return d[()] if d.ndim == 0 else d
+
+    def param_derivative(self, x: Any, param: str, *args: Any, **params: Any):
+        """Elementwise derivative of f with respect to a parameter (prelu: ``"weight"``).
+
+        Reduce it over the axes the parameter is shared across to get its gradient.
+        """
+        if param not in self._param_derivatives:
+            raise ValueError(
+                f"{self.name}: no derivative with respect to {param!r}; available: "
+                f"{', '.join(sorted(self._param_derivatives)) or 'none'}"
+            )
+        values = self.bind(args, params)
+        a = _as_float_array(self.name, x)
+        values = self._prepare(a, values)
+        with np.errstate(all="ignore"):
+            d = self._param_derivatives[param](a, **values)
+        d = np.asarray(d).astype(a.dtype, copy=False)
+        return d[()] if d.ndim == 0 else d
+
+    def _prepare(self, a: np.ndarray, values: dict) -> dict:
+        """Parameter checks that need the input (axes, weight shapes) and rng coercion."""
+        values = dict(values)
+        if "axis" in values:
+            values["axis"] = _normalise_axis(self.name, a, values["axis"])
+        if self.name == "prelu":
+            _check_prelu_weight(a, values)
+        if "rng" in values:
+            values["rng"] = _as_generator(self.name, values["rng"]) if values["training"] else None
+        return values
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{p.name}={p.default!r}" for p in self.params)
+        return f"<Activation {self.name}({params}): {self.formula}>"
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _as_float_array(name: str, x: Any) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype in _FLOAT_DTYPES:
+        return a
+    if a.dtype.kind in "biu":
+        raise TypeError(
+            f"{name}: x has dtype {a.dtype}; activations take float16, float32 or float64 "
+            f"input. Cast first, e.g. np.asarray(x, dtype=np.float32)."
+        )
+    raise TypeError(
+        f"{name}: unsupported dtype {a.dtype}; accepted: float16, float32, float64."
+    )
+
+
+def _check_out(name: str, out: Any, shape: tuple, dtype: np.dtype) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name}: out has shape {out.shape}; the result has shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name}: out has dtype {out.dtype}; the result has dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name}: out is read-only")
+
+
+def _normalise_axis(name: str, a: np.ndarray, axis: Any) -> int:
+    ndim = max(a.ndim, 1)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        if name == "prelu" and a.ndim < 2 and axis == 1:
+            return 0  # as torch: below 2-D there is no channel axis, one weight for all
+        raise ValueError(
+            f"{name}: axis={axis} is out of range for an input with {a.ndim} dimension(s); "
+            f"valid: {-ndim} .. {ndim - 1}"
+        )
+    return int(axis) % ndim
+
+
+def _out_shape(a: np.ndarray, values: dict) -> tuple:
+    if a.ndim == 0:
+        return (2,)
+    shape = list(a.shape)
+    shape[values["axis"]] *= 2
+    return tuple(shape)
+
+
+def _check_prelu_weight(a: np.ndarray, values: dict) -> None:
+    w = np.asarray(values["weight"])
+    if w.dtype.kind not in "fiu" or w.ndim > 1:
+        raise ValueError(
+            f"prelu: weight must be a real scalar or a 1-D array, got shape {w.shape} "
+            f"dtype {w.dtype}"
+        )
+    channels = a.shape[values["axis"]] if a.ndim >= 2 else 1
+    if w.size not in (1, channels):
+        raise ValueError(
+            f"prelu: weight has {w.size} elements; valid: 1 or the size of axis "
+            f"{values['axis']} of x ({channels})"
+        )
+
+
+def _as_generator(name: str, rng: Any) -> np.random.Generator:
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(
+        f"{name}: rng must be None, an int seed or a numpy.random.Generator, got "
+        f"{type(rng).__name__}"
+    )
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(
+        v, bool
+    ) and math.isfinite(v)
+
+
+def _real(v: Any) -> bool:
+    """A real number (not bool); inf allowed."""
+    return isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(
+        v, bool
+    ) and not math.isnan(v)
+
+
+# ----------------------------------------------------------------------------- the registry
+
+_REGISTRY: dict[str, Activation] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+    if act.name in _REGISTRY:
+        raise ValueError(f"activation {act.name!r} is already registered")
+    _REGISTRY[act.name] = act
+    for alias in (act.name, *aliases):
+        _ALIASES[_normalise_name(alias)] = act.name
+    return act
+
+
+def _normalise_name(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def names() -> list[str]:
+    """Sorted names of every activation in the catalogue."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Activation:
+    """The activation called ``name`` (case, '_' and '-' ignored: "LeakyReLU" works)."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a str, got {type(name).__name__}")
+    key = _ALIASES.get(_normalise_name(name))
+    if key is None:
+        close = difflib.get_close_matches(name.lower(), names(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown activation {name!r}.{hint} Valid names: {', '.join(names())}"
+        )
+    return _REGISTRY[key]
+
+
+def all_activations() -> list[Activation]:
+    return [_REGISTRY[n] for n in names()]
+
+
+# ----------------------------------------------------------------------------- definitions
+
+_SLOPE = Parameter("negative_slope", 0.01, "slope for x <= 0", "finite float", _finite)
+
+
+def _check_rrelu(name: str, v: dict) -> None:
+    if v["lower"] > v["upper"]:
+        raise ValueError(
+            f"{name}: lower={v['lower']!r} > upper={v['upper']!r}; valid: lower <= upper"
+        )
+
+
+def _check_hardtanh(name: str, v: dict) -> None:
+    if v["min_val"] > v["max_val"]:
+        raise ValueError(
+            f"{name}: min_val={v['min_val']!r} > max_val={v['max_val']!r}; "
+            "valid: min_val <= max_val"
+        )
+
+
+relu = register(Activation(
+    name="relu", title="ReLU",
+    formula="max(0, x)", latex=r"\max(0, x)",
+    derivative_formula="1 if x > 0 else 0", derivative_latex=r"\mathbb{1}[x > 0]",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.relu, _derivative=impl.relu_d,
+    _breakpoints=lambda: (0.0,), dead_region="x <= 0", exact_in_dtype=True, torch_name="relu",
+))
+
+leaky_relu = register(Activation(
+    name="leaky_relu", title="Leaky ReLU",
+    formula="x if x > 0 else negative_slope * x",
+    latex=r"\begin{cases} x & x > 0 \\ a x & x \le 0 \end{cases}",
+    derivative_formula="1 if x > 0 else negative_slope",
+    derivative_latex=r"\begin{cases} 1 & x > 0 \\ a & x \le 0 \end{cases}",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.leaky_relu, _derivative=impl.leaky_relu_d, params=(_SLOPE,),
+    _breakpoints=lambda negative_slope: (0.0,), exact_in_dtype=True, torch_name="leaky_relu",
+), aliases=("leakyrelu", "lrelu"))
+
+prelu = register(Activation(
+    name="prelu", title="PReLU",
+    formula="x if x > 0 else weight * x (weight learned, one per channel along axis)",
+    latex=r"\begin{cases} x & x > 0 \\ a_c x & x \le 0 \end{cases}",
+    derivative_formula="d/dx: 1 if x > 0 else weight; d/dweight: 0 if x > 0 else x",
+    derivative_latex=r"\begin{cases} 1 & x > 0 \\ a_c & x \le 0 \end{cases}",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.prelu, _derivative=impl.prelu_d,
+    params=(
+        Parameter("weight", 0.25, "learned slope: a scalar or one per channel",
+                  "a real scalar or 1-D array with 1 or x.shape[axis] elements"),
+        Parameter("axis", 1, "channel axis the weight runs along", "an axis of x"),
+    ),
+    _breakpoints=lambda weight, axis: (0.0,), exact_in_dtype=True, torch_name="prelu",
+    _param_derivatives={"weight": impl.prelu_d_weight},
+))
+
+rrelu = register(Activation(
+    name="rrelu", title="Randomized leaky ReLU",
+    formula="x if x > 0 else a * x, a ~ U(lower, upper) per element in training, "
+            "(lower + upper) / 2 otherwise",
+    latex=r"\begin{cases} x & x > 0 \\ a x & x \le 0 \end{cases},\ "
+          r"a \sim U(l, u)\ \text{(train)},\ a = \tfrac{l+u}{2}\ \text{(eval)}",
+    derivative_formula="1 if x > 0 else a",
+    derivative_latex=r"\begin{cases} 1 & x > 0 \\ a & x \le 0 \end{cases}",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.rrelu, _derivative=impl.rrelu_d,
+    params=(
+        Parameter("lower", 1 / 8, "lower bound of the random slope", "finite float <= upper",
+                  _finite),
+        Parameter("upper", 1 / 3, "upper bound of the random slope", "finite float >= lower",
+                  _finite),
+        Parameter("training", False, "draw a random slope per element", "True or False",
+                  lambda v: isinstance(v, (bool, np.bool_))),
+        Parameter("rng", None, "random source in training (same seed, same slopes)",
+                  "None, an int seed or a numpy.random.Generator"),
+    ),
+    _breakpoints=lambda **_: (0.0,), exact_in_dtype=True, torch_name="rrelu",
+    _check_params=_check_rrelu,
+))
+
+relu6 = register(Activation(
+    name="relu6", title="ReLU6",
+    formula="min(max(0, x), 6)", latex=r"\min(\max(0, x), 6)",
+    derivative_formula="1 if 0 < x < 6 else 0", derivative_latex=r"\mathbb{1}[0 < x < 6]",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.relu6, _derivative=impl.relu6_d,
+    _breakpoints=lambda: (0.0, 6.0), saturating=True, dead_region="x <= 0 or x >= 6",
+    exact_in_dtype=True, torch_name="relu6",
+))
+
+hardtanh = register(Activation(
+    name="hardtanh", title="Hardtanh",
+    formula="min(max(min_val, x), max_val)",
+    latex=r"\min(\max(x_{\min}, x), x_{\max})",
+    derivative_formula="1 if min_val < x < max_val else 0",
+    derivative_latex=r"\mathbb{1}[x_{\min} < x < x_{\max}]",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.hardtanh, _derivative=impl.hardtanh_d,
+    params=(
+        Parameter("min_val", -1.0, "lower clamp", "finite float <= max_val", _finite),
+        Parameter("max_val", 1.0, "upper clamp", "finite float >= min_val", _finite),
+    ),
+    _breakpoints=lambda min_val, max_val: (float(min_val), float(max_val)),
+    saturating=True, dead_region="x <= min_val or x >= max_val", exact_in_dtype=True,
+    torch_name="hardtanh", _check_params=_check_hardtanh,
+))
+
+crelu = register(Activation(
+    name="crelu", title="Concatenated ReLU",
+    formula="concat(max(0, x), max(0, -x)) along axis",
+    latex=r"\left[\max(0, x),\ \max(0, -x)\right]",
+    derivative_formula="[1 if x > 0 else 0, -1 if x < 0 else 0] along axis",
+    derivative_latex=r"\left[\mathbb{1}[x>0],\ -\mathbb{1}[x<0]\right]",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.crelu, _derivative=impl.crelu_d,
+    params=(Parameter("axis", -1, "axis the two halves are concatenated along",
+                      "an axis of x"),),
+    _breakpoints=lambda axis: (0.0,), exact_in_dtype=True, doubles_axis=True,
+))
+
+elu = register(Activation(
+    name="elu", title="ELU",
+    formula="x if x > 0 else alpha * (exp(x) - 1)",
+    latex=r"\begin{cases} x & x > 0 \\ \alpha (e^x - 1) & x \le 0 \end{cases}",
+    derivative_formula="1 if x > 0 else alpha * exp(x)  (= f(x) + alpha)",
+    derivative_latex=r"\begin{cases} 1 & x > 0 \\ \alpha e^x & x \le 0 \end{cases}",
+    shape="smooth", backward_needs="output_and_mask",
+    _value=impl.elu, _derivative=impl.elu_d,
+    params=(Parameter("alpha", 1.0, "value approached as x -> -inf is -alpha",
+                      "finite float", _finite),),
+    torch_name="elu",
+))
+
+
+def _nonzero_finite(v: Any) -> bool:
+    return _finite(v) and v != 0
+
+
+celu = register(Activation(
+    name="celu", title="CELU",
+    formula="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
+    latex=r"\max(0, x) + \min\!\left(0, \alpha (e^{x/\alpha} - 1)\right)",
+    derivative_formula="1 if x > 0 else exp(x / alpha)",
+    derivative_latex=r"\begin{cases} 1 & x > 0 \\ e^{x/\alpha} & x \le 0 \end{cases}",
+    shape="smooth", backward_needs="output_and_mask",
+    _value=impl.celu, _derivative=impl.celu_d,
+    params=(Parameter("alpha", 1.0, "scale of the negative branch",
+                      "finite float != 0", _nonzero_finite),),
+    torch_name="celu",
+))
+
+selu = register(Activation(
+    name="selu", title="SELU",
+    formula="scale * (x if x > 0 else alpha * (exp(x) - 1)), "
+            f"scale = {impl.SELU_SCALE!r}, alpha = {impl.SELU_ALPHA!r}",
+    latex=r"\lambda \begin{cases} x & x > 0 \\ \alpha (e^x - 1) & x \le 0 \end{cases}",
+    derivative_formula="scale if x > 0 else scale * alpha * exp(x)",
+    derivative_latex=r"\lambda \begin{cases} 1 & x > 0 \\ \alpha e^x & x \le 0 \end{cases}",
+    shape="smooth", backward_needs="output_and_mask",
+    _value=impl.selu, _derivative=impl.selu_d, torch_name="selu",
+))
+
+_APPROX = ("none", "tanh")
+
+gelu = register(Activation(
+    name="gelu", title="GELU",
+    formula="x * Phi(x) (Phi: standard normal CDF); approximate='tanh': "
+            "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+    latex=r"x\,\Phi(x)",
+    derivative_formula="Phi(x) + x * phi(x)",
+    derivative_latex=r"\Phi(x) + x\,\varphi(x)",
+    shape="smooth", backward_needs="input",
+    _value=impl.gelu, _derivative=impl.gelu_d,
+    params=(Parameter("approximate", "none", "exact erf form or the tanh approximation",
+                      "'none' or 'tanh'", lambda v: v in _APPROX),),
+    torch_name="gelu",
+))
+
+sigmoid = register(Activation(
+    name="sigmoid", title="Sigmoid",
+    formula="1 / (1 + exp(-x))", latex=r"\sigma(x) = \frac{1}{1 + e^{-x}}",
+    derivative_formula="sigmoid(x) * (1 - sigmoid(x))",
+    derivative_latex=r"\sigma(x)\,(1 - \sigma(x))",
+    shape="smooth", backward_needs="output",
+    _value=impl.sigmoid, _derivative=impl.sigmoid_d, saturating=True, torch_name="sigmoid",
+), aliases=("logistic",))
+
+tanh = register(Activation(
+    name="tanh", title="Tanh",
+    formula="tanh(x)", latex=r"\tanh(x)",
+    derivative_formula="1 - tanh(x)^2", derivative_latex=r"1 - \tanh^2(x)",
+    shape="smooth", backward_needs="output",
+    _value=impl.tanh, _derivative=impl.tanh_d, saturating=True, torch_name="tanh",
+))
+
+silu = register(Activation(
+    name="silu", title="SiLU (swish)",
+    formula="x * sigmoid(x)", latex=r"x\,\sigma(x)",
+    derivative_formula="sigmoid(x) * (1 + x * (1 - sigmoid(x)))",
+    derivative_latex=r"\sigma(x)\,(1 + x(1 - \sigma(x)))",
+    shape="smooth", backward_needs="input",
+    _value=impl.silu, _derivative=impl.silu_d, torch_name="silu",
+), aliases=("swish",))
+
+mish = register(Activation(
+    name="mish", title="Mish",
+    formula="x * tanh(softplus(x))", latex=r"x \tanh(\ln(1 + e^x))",
+    derivative_formula="tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)^2), sp = softplus(x)",
+    derivative_latex=r"\tanh(s) + x\,\sigma(x)\,\mathrm{sech}^2(s),\ s = \ln(1+e^x)",
+    shape="smooth", backward_needs="input",
+    _value=impl.mish, _derivative=impl.mish_d, torch_name="mish",
+))
+
+softplus = register(Activation(
+    name="softplus", title="Softplus",
+    formula="log(1 + exp(beta * x)) / beta, or x where beta * x > threshold",
+    latex=r"\tfrac{1}{\beta}\ln(1 + e^{\beta x})",
+    derivative_formula="sigmoid(beta * x), or 1 where beta * x > threshold",
+    derivative_latex=r"\sigma(\beta x)",
+    shape="smooth", backward_needs="output",
+    _value=impl.softplus, _derivative=impl.softplus_d,
+    params=(
+        Parameter("beta", 1.0, "sharpness", "finite float > 0", lambda v: _finite(v) and v > 0),
+        Parameter("threshold", 20.0, "above beta*x > threshold the function is linear",
+                  "float >= 0", lambda v: _real(v) and v >= 0),
+    ),
+    torch_name="softplus",
+))
