@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/relukit lab --quick --out lab-report
+	$(BIN)/relukit atlas --out lab-report
+	@echo "atlas written to $$(pwd)/lab-report"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

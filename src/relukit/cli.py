@@ -1,0 +1,105 @@
+"""``relukit`` command line: ``list``, ``atlas`` and ``lab``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import catalogue
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    rows = []
+    for act in catalogue.all_activations():
+        defaults = ", ".join(f"{p.name}={p.default!r}" for p in act.params) or "-"
+        rows.append((act.name, act.formula, defaults))
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        width = max(len(r[0]) for r in rows)
+        for name, formula, defaults in rows:
+            print(f"{name:<{width}}  {formula}  [{defaults}]")
+        return 0
+    table = Table(title="relukit catalogue")
+    table.add_column("name", style="bold")
+    table.add_column("formula")
+    table.add_column("parameters (defaults)")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    return 0
+
+
+def _cmd_atlas(args: argparse.Namespace) -> int:
+    from .lab.plots import atlas
+
+    names = _parse_names(args.activations) if args.activations else catalogue.names()
+    paths = atlas(args.out, names)
+    print(f"wrote {len(paths)} plots to {Path(args.out).resolve()} (grid: atlas.png)")
+    return 0
+
+
+def _parse_names(text: str) -> list[str]:
+    """Comma-separated activation names, each checked against the catalogue."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError("--activations: give at least one name; valid: "
+                         + ", ".join(catalogue.names()))
+    return [catalogue.get(n).name for n in names]
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from .lab.run import run_lab
+
+    names = _parse_names(args.activations) if args.activations else None
+    report = run_lab(
+        out=Path(args.out),
+        quick=args.quick,
+        activations=names,
+        seeds=args.seeds,
+        device=args.device,
+    )
+    print(f"report: {report.resolve()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relukit", description="The ReLU family: catalogue, atlas and lab."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="table of the catalogue: name, formula, defaults")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("atlas", help="plot f and f' of every activation")
+    p.add_argument("--out", default="atlas", help="output folder (default: atlas)")
+    p.add_argument("--activations", default=None, help="comma-separated names (default: all)")
+    p.set_defaults(func=_cmd_atlas)
+
+    p = sub.add_parser("lab", help="reproduce the claims about ReLU and write a report")
+    p.add_argument("--quick", action="store_true", help="fewer seeds/epochs (< 60 s on 2 cores)")
+    p.add_argument("--out", default="lab-report", help="report folder (default: lab-report)")
+    p.add_argument("--activations", default=None,
+                   help="comma-separated names (default: sigmoid,tanh,relu,leaky_relu,prelu,"
+                        "elu,selu,gelu)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per configuration")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.set_defaults(func=_cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, ImportError, RuntimeError) as err:
+        print(f"relukit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
