@@ -1,0 +1,269 @@
+"""The lab's experiments. Each takes a ``LabConfig``, the data and a progress callback, and
+returns plain numbers (lists, dicts, floats) that the report, the verdicts and results.json
+share. Same config and seed, same numbers: every run seeds torch itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Split
+from .models import accuracy, linear_layers, mlp
+
+Advance = Callable[[], None]
+
+DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu")
+#: The dying experiment compares ReLU with the variants that are said to fix it.
+DYING_ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu")
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    activations: tuple[str, ...] = DEFAULT_ACTIVATIONS
+    seeds: int = 5
+    # convergence: an SGD+momentum MLP on digits, deep enough for saturation to matter
+    epochs: int = 20
+    width: int = 64
+    depth: int = 6
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 32
+    target_accuracy: float = 0.90
+    # gradient flow at initialisation
+    flow_depth: int = 24
+    flow_width: int = 128
+    flow_batch: int = 256
+    # dying ReLU: Adam at a normal and a too-high learning rate, and a negative bias init
+    dying_activations: tuple[str, ...] = DYING_ACTIVATIONS
+    dying_epochs: int = 8
+    dying_depth: int = 4
+    normal_lr: float = 1e-3
+    high_lr: float = 3e-2
+    negative_bias: float = -2.0
+    # memory: the convergence MLP at a larger batch
+    memory_batch: int = 256
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def preset(cls, quick: bool, **overrides) -> LabConfig:
+        base = cls(seeds=2, epochs=6, flow_depth=20, dying_epochs=4) if quick else cls()
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _train_epoch(model, opt, data: Split, batch_size: int, gen: torch.Generator, after_step=None):
+    model.train()
+    n = data.x_train.shape[0]
+    perm = torch.randperm(n, generator=gen).to(data.x_train.device)
+    total, count = 0.0, 0
+    for start in range(0, n, batch_size):
+        idx = perm[start:start + batch_size]
+        loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if after_step is not None:
+            after_step()
+        total += float(loss.detach()) * len(idx)
+        count += len(idx)
+    return total / count
+
+
+@torch.no_grad()
+def _test_loss(model, data: Split) -> float:
+    model.eval()
+    return float(F.cross_entropy(model(data.x_test), data.y_test))
+
+
+# ----------------------------------------------------------------------------- 2. gradient flow
+
+
+def gradient_flow(cfg: LabConfig, data: Split, advance: Advance) -> dict:
+    """Gradient norm of each layer's weight at initialisation, input layer first.
+
+    One batch, cross-entropy loss, the usual init per activation; averaged over seeds.
+    """
+    out: dict[str, list[float]] = {}
+    for act in cfg.activations:
+        runs = []
+        for seed in range(cfg.seeds):
+            torch.manual_seed(seed)
+            model = mlp(act, in_features=data.features, width=cfg.flow_width,
+                        depth=cfg.flow_depth, classes=data.classes).to(data.x_train.device)
+            x, y = data.x_train[: cfg.flow_batch], data.y_train[: cfg.flow_batch]
+            F.cross_entropy(model(x), y).backward()
+            runs.append([float(lin.weight.grad.norm()) for lin in linear_layers(model)])
+        out[act] = [sum(col) / len(col) for col in zip(*runs, strict=True)]
+        advance()
+    return {"depth": cfg.flow_depth, "width": cfg.flow_width, "grad_norms": out}
+
+
+# ----------------------------------------------------------------------------- 3. convergence
+
+
+def _sparsity_by_layer(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    from ..diagnostics import ActivationMonitor
+
+    model.eval()
+    with ActivationMonitor(model) as monitor, torch.no_grad():
+        model(x)
+        report = monitor.report()
+    return {layer.name: float(layer.sparsity) for layer in report.layers}
+
+
+def convergence(cfg: LabConfig, data: Split, advance: Advance) -> dict:
+    """Test accuracy and loss per epoch, per activation and seed; sparsity before/after."""
+    runs: dict[str, list[dict]] = {}
+    sparsity: dict[str, dict] = {}
+    for act in cfg.activations:
+        runs[act] = []
+        for seed in range(cfg.seeds):
+            torch.manual_seed(seed)
+            gen = torch.Generator().manual_seed(seed)
+            model = mlp(act, in_features=data.features, width=cfg.width, depth=cfg.depth,
+                        classes=data.classes).to(data.x_train.device)
+            if seed == 0:
+                sparsity[act] = {"init": _sparsity_by_layer(model, data.x_test)}
+            opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+            acc, test_loss, train_loss = [], [], []
+            for _ in range(cfg.epochs):
+                train_loss.append(_train_epoch(model, opt, data, cfg.batch_size, gen))
+                acc.append(accuracy(model, data.x_test, data.y_test))
+                test_loss.append(_test_loss(model, data))
+                advance()
+            if seed == 0:
+                sparsity[act]["trained"] = _sparsity_by_layer(model, data.x_test)
+            runs[act].append({"seed": seed, "test_accuracy": acc, "test_loss": test_loss,
+                              "train_loss": train_loss})
+    summary = {act: _convergence_summary(rs, cfg.target_accuracy) for act, rs in runs.items()}
+    return {"runs": runs, "summary": summary, "sparsity": sparsity,
+            "target_accuracy": cfg.target_accuracy}
+
+
+def epochs_to_target(accuracies: list[float], target: float) -> int | None:
+    """First epoch (1-based) whose test accuracy reaches ``target``; None if never."""
+    for i, a in enumerate(accuracies):
+        if a >= target:
+            return i + 1
+    return None
+
+
+def _mean_std(rows: list[list[float]]) -> tuple[list[float], list[float]]:
+    t = torch.tensor(rows, dtype=torch.float64)
+    std = t.std(dim=0, unbiased=False) if t.shape[0] > 1 else torch.zeros(t.shape[1])
+    return t.mean(dim=0).tolist(), std.tolist()
+
+
+def _convergence_summary(runs: list[dict], target: float) -> dict:
+    acc_mean, acc_std = _mean_std([r["test_accuracy"] for r in runs])
+    loss_mean, loss_std = _mean_std([r["test_loss"] for r in runs])
+    reached = [epochs_to_target(r["test_accuracy"], target) for r in runs]
+    hit = [e for e in reached if e is not None]
+    return {
+        "accuracy_mean": acc_mean, "accuracy_std": acc_std,
+        "loss_mean": loss_mean, "loss_std": loss_std,
+        "final_accuracy": acc_mean[-1], "final_accuracy_std": acc_std[-1],
+        "epochs_to_target": reached,
+        "seeds_reaching_target": len(hit),
+        # a seed that never reaches the target counts as epochs + 1 in the mean
+        "mean_epochs_to_target": sum(e if e is not None else len(acc_mean) + 1
+                                     for e in reached) / len(reached),
+    }
+
+
+# ----------------------------------------------------------------------------- 4. dying ReLU
+
+REGIMES = ("normal lr", "high lr", "negative bias", "high lr + revive")
+
+
+def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) -> dict:
+    from ..diagnostics import ActivationMonitor, revive
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    bias = cfg.negative_bias if regime == "negative bias" else 0.0
+    lr = cfg.normal_lr if regime in ("normal lr", "negative bias") else cfg.high_lr
+    model = mlp(act, in_features=data.features, width=cfg.width, depth=cfg.dying_depth,
+                classes=data.classes, bias=bias).to(data.x_train.device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps_per_epoch = -(-data.x_train.shape[0] // cfg.batch_size)
+    accs, revived = [], []
+    with ActivationMonitor(model, optimizer=opt, window=steps_per_epoch) as monitor:
+        for _ in range(cfg.dying_epochs):
+            _train_epoch(model, opt, data, cfg.batch_size, gen, after_step=monitor.step)
+            accs.append(accuracy(model, data.x_test, data.y_test))
+            if regime == "high lr + revive":
+                report = monitor.history[-1]
+                n_dead = sum(len(layer.dead_units) for layer in report.layers)
+                if n_dead:
+                    revive(model, report, optimizer=opt)
+                revived.append(n_dead)
+        history = monitor.dead_fraction_history()
+        # each window explains its own deaths; keep every line once, in order
+        causes = list(dict.fromkeys(c for rep in monitor.history for c in rep.causes))
+        negative = {layer.name: getattr(layer, "negative_fraction", None)
+                    for layer in monitor.history[-1].layers}
+    return {"lr": lr, "bias": bias, "test_accuracy": accs, "dead_fraction": history,
+            "final_dead_fraction": {k: v[-1] for k, v in history.items()},
+            "negative_fraction": negative, "causes": causes, "revived_units": revived}
+
+
+def dying(cfg: LabConfig, data: Split, advance: Advance) -> dict:
+    """Dead-unit fraction per layer over training at a normal and a too-high learning rate,
+    with a negative bias init, and at the high rate with ``revive()`` after each epoch."""
+    acts = [a for a in cfg.dying_activations if a in cfg.activations] or ["relu"]
+    out: dict[str, dict] = {}
+    for act in acts:
+        out[act] = {}
+        for regime in REGIMES:
+            if regime == "high lr + revive" and act != "relu":
+                continue
+            out[act][regime] = _dying_run(cfg, data, act, regime, seed=0)
+            advance()
+    return {"runs": out, "normal_lr": cfg.normal_lr, "high_lr": cfg.high_lr,
+            "negative_bias": cfg.negative_bias, "optimizer": "Adam"}
+
+
+def dying_steps(cfg: LabConfig) -> int:
+    acts = [a for a in cfg.dying_activations if a in cfg.activations] or ["relu"]
+    return len(acts) * (len(REGIMES) - 1) + (1 if "relu" in acts else 0)
+
+
+# ----------------------------------------------------------------------------- 6. memory
+
+
+def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
+    """Bytes saved for backward by one training step, torch.nn activations vs relukit's."""
+    from ..torch import convert, saved_tensor_bytes
+
+    out = {}
+    x = data.x_train[: cfg.memory_batch]
+    y = data.y_train[: cfg.memory_batch]
+    for act in cfg.activations:
+        torch.manual_seed(0)
+        reference = mlp(act, in_features=data.features, width=cfg.width, depth=cfg.depth,
+                        classes=data.classes, lean=False).to(x.device)
+        lean = copy.deepcopy(reference)
+        summary = convert(lean)
+
+        def step(model):
+            return F.cross_entropy(model(x), y)
+
+        before = saved_tensor_bytes(step, reference)
+        after = saved_tensor_bytes(step, lean)
+        with torch.no_grad():
+            same = bool(torch.equal(reference(x), lean(x)))
+        out[act] = {"torch_bytes": int(before), "relukit_bytes": int(after),
+                    "saving": 1.0 - after / before if before else 0.0,
+                    "outputs_identical": same, "replaced": len(getattr(summary, "replaced", []))}
+        advance()
+    return {"batch": cfg.memory_batch, "width": cfg.width, "depth": cfg.depth, "models": out}
