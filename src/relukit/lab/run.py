@@ -40,8 +40,7 @@ class _Progress:
     def __enter__(self):
         if self.enabled:
             try:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
-                                           TimeElapsedColumn)
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
                 self._rich = Progress("[progress.description]{task.description}", BarColumn(),
                                       MofNCompleteColumn(), TimeElapsedColumn())
                 self._rich.__enter__()
