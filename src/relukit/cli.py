@@ -9,11 +9,34 @@ from pathlib import Path
 from . import catalogue
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
+def catalogue_rows() -> list[tuple[str, str, str]]:
     rows = []
     for act in catalogue.all_activations():
         defaults = ", ".join(f"{p.name}={p.default!r}" for p in act.params) or "-"
         rows.append((act.name, act.formula, defaults))
+    return rows
+
+
+def catalogue_markdown() -> str:
+    """The README's catalogue table, generated so that it cannot drift from the code."""
+    lines = ["| name | f(x) | f'(x) | parameters (defaults) | class | backward needs |",
+             "|---|---|---|---|---|---|"]
+    for act in catalogue.all_activations():
+        defaults = ", ".join(f"`{p.name}={p.default!r}`" for p in act.params) or "-"
+        kind = act.shape.replace("_", "-")
+        if act.shape == "piecewise_linear":
+            kind += f", kinks at {', '.join(f'{b:g}' for b in act.breakpoints())}"
+        cells = (f"`{act.name}`", act.formula, act.derivative_formula, defaults, kind,
+                 act.backward_needs.replace("_", " "))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(catalogue_markdown())
+        return 0
+    rows = catalogue_rows()
     try:
         from rich.console import Console
         from rich.table import Table
@@ -72,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="table of the catalogue: name, formula, defaults")
+    p.add_argument("--markdown", action="store_true", help="print the README's markdown table")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("atlas", help="plot f and f' of every activation")
