@@ -1,0 +1,146 @@
+"""Turn the counts of a window into sentences that say why units died or saturated.
+
+A unit *died at step s* when it was last active in step ``s - 1`` (steps count the calls to
+``monitor.step()``, from 0): the update applied at the end of step ``s - 1`` killed it. That
+update is called a spike when it is at least ``SPIKE_RATIO`` (10) times the median update of
+the same layer over the previous steps, or moves the weights by at least ``LARGE_UPDATE``
+(10 %) of their norm — both mean the learning rate is too high for that layer.
+
+A dead ReLU-type unit is explained by its bias when the largest ``w·x`` it saw in the window
+(pre-activation maximum minus bias) would have made it active, but the bias pulls it below:
+the bias drifted far below the spread of its pre-activation. When even ``w·x`` never reaches
+the active region, the incoming weights are the cause.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+from torch import nn
+
+if TYPE_CHECKING:
+    from .monitor import ActivationMonitor
+    from .report import MonitorReport
+
+SPIKE_RATIO = 10.0
+LARGE_UPDATE = 0.1
+SATURATION_WARNING = 0.5  #: saturated fraction of a layer's outputs worth a cause line
+MAX_GROUPS = 3  #: death steps listed per layer; the rest are summed up
+
+
+def explain(monitor: ActivationMonitor, report: MonitorReport, dead_info) -> list[str]:
+    lines: list[str] = []
+    for layer, stats, counts in dead_info:
+        if stats.saturated_fraction is not None:
+            lines += _saturation(stats)
+        elif stats.dead_units:
+            lines += _deaths(monitor, layer, stats, counts)
+    return lines
+
+
+def _saturation(stats) -> list[str]:
+    lines = []
+    if stats.dead_units:
+        lines.append(f"{len(stats.dead_units)} units of layer {stats.name} ({stats.activation}) "
+                     f"were saturated on every sample of the window")
+    if stats.saturated_fraction >= SATURATION_WARNING:
+        lines.append(
+            f"{100 * stats.saturated_fraction:.0f}% of the outputs of layer {stats.name} "
+            f"({stats.activation}) are saturated (derivative below 4% of its peak): gradients "
+            f"through it vanish; scale its inputs down (initialisation, normalisation) or use a "
+            f"ReLU-family activation")
+    return lines
+
+
+def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
+    dead = np.asarray(stats.dead_units)
+    died_at = counts["last_active"][dead] + 1  # 0: never active since monitoring began
+    producer = stats.producer
+    history = monitor.update_history(producer) if producer else None
+    weight_norm = monitor.param_norm(producer) if history else None
+    lines = []
+    groups = Counter(died_at.tolist()).most_common()
+    shown = sorted(groups[:MAX_GROUPS])
+    for step, n in shown:
+        if step == 0:
+            lines.append(f"{n} units of layer {stats.name} never fired since monitoring began")
+            continue
+        head = f"{n} units of layer {stats.name} died at step {step}"
+        lines.append(head + _update_clause(history, step - 1, weight_norm))
+    rest = sum(n for _, n in groups[MAX_GROUPS:])
+    if rest:
+        lines.append(f"{rest} more units of layer {stats.name} died at "
+                     f"{len(groups) - MAX_GROUPS} other steps")
+    lines += _bias_lines(monitor, layer, stats, counts, dead)
+    return lines
+
+
+def _update_clause(history, step: int, weight_norm: float | None) -> str:
+    if history is None:
+        return " (pass optimizer= to the monitor to see the update that killed them)"
+    updates, lrs = history
+    if step >= len(updates):
+        return ""
+    size, lr = updates[step], lrs[step]
+    lr_text = f" (lr {lr:.3g})" if lr == lr else ""
+    if not math.isfinite(size):
+        return (f", right after a non-finite update{lr_text}: the learning rate is too high for "
+                f"this layer (the loss diverged)")
+    previous = [u for u in updates[:step] if u > 0]
+    ratio = size / statistics.median(previous) if len(previous) >= 3 else None
+    relative = size / weight_norm if weight_norm else None
+    details = [f"lr {lr:.3g}"] if lr == lr else []
+    if relative is not None:
+        details.insert(0, f"{relative:.2g} of the weights' norm")
+    if ratio is not None:
+        what = f"an update {ratio:.0f}x the median size"
+    else:
+        what = "an update"
+    detail_text = f" ({', '.join(details)})" if details else ""
+    if (ratio or 0) >= SPIKE_RATIO or (relative or 0) >= LARGE_UPDATE:
+        return f", right after {what}{detail_text}: the learning rate is too high for this layer"
+    return f" (after {what}{detail_text}: not a spike)"
+
+
+def _bias_lines(monitor: ActivationMonitor, layer, stats, counts, dead) -> list[str]:
+    pre_max = counts.get("pre_max")
+    if pre_max is None or stats.producer is None or stats.norm is not None:
+        return []
+    producer = monitor.model.get_submodule(stats.producer)
+    bias = getattr(producer, "bias", None)
+    if bias is None or layer.spec.low is None or not _units_are_rows(layer, producer):
+        return []
+    low = layer.spec.low
+    b = bias.detach().double().cpu().numpy()[dead]
+    top = pre_max[dead]
+    seen = np.isfinite(top)
+    wx = top - b
+    lifted_by_bias = seen & (wx > low) & (b + wx <= low)
+    weights_away = seen & (wx <= low)
+    lines = []
+    if lifted_by_bias.any():
+        k = int(lifted_by_bias.sum())
+        lines.append(
+            f"bias of {stats.producer} drifted far below its pre-activation spread: for {k} "
+            f"dead units of {stats.name} the bias (median {np.median(b[lifted_by_bias]):.3g}) "
+            f"outweighs the largest w·x seen in the window (median "
+            f"{np.median(wx[lifted_by_bias]):.3g}), so no input lifts them above {low:g}; "
+            f"revive() them, or lower the learning rate or weight decay on biases")
+    if weights_away.any():
+        k = int(weights_away.sum())
+        lines.append(
+            f"incoming weights of {stats.producer} point away from the data for {k} dead units "
+            f"of {stats.name}: even w·x alone never exceeds {low:g} in the window; revive() "
+            f"them")
+    return lines
+
+
+def _units_are_rows(layer, producer) -> bool:
+    """Are the units the producer's outputs (not positions picked by a unit_dim override)?"""
+    last = len(layer.dims)  # the output has len(dims) + 1 dims
+    wanted = last if isinstance(producer, nn.Linear) else 1
+    return layer.unit_dim == wanted and producer.weight.shape[0] == layer.units

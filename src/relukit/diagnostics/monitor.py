@@ -1,0 +1,478 @@
+"""``ActivationMonitor``: count, per unit and per window, how often activations are active.
+
+Counting runs in forward hooks, on the output's device, with a comparison and a sum per
+layer (plus a max of the pre-activation for ReLU-type units, to tell a drifted bias from
+misdirected weights). Nothing is copied to the host until a window closes: ``step()`` only
+adds tensors, so a GPU training loop is not synchronised by the monitor except once per
+window (``report()`` and the window close are the sync points).
+
+Units: dim 1 of ``(N, C, ...)`` outputs, the last dim of 3-D ``(N, T, C)`` sequence outputs
+(except right after a Conv1d, whose output is ``(N, C, L)``), dim 0 of a 1-D output;
+``unit_dim`` overrides (an int for every layer or a ``{layer name: dim}`` dict).
+
+torch.distributed: when a process group is initialised (and ``sync`` is not False), closing a
+window and ``report()`` all-reduce the counts (sums; maxima for the last-active step and the
+pre-activation maximum) before any verdict, so a unit active only on another rank's data is
+alive. These are collective calls: **every rank must call** ``step()``/``report()`` at the
+same points, and every rank must have run each monitored module forward at least once before
+the first report. Gradient norms and update sizes are the local rank's (equal on all ranks
+under DistributedDataParallel, which all-reduces gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import causes as causes_mod
+from . import gradflow
+from .kinds import DEFAULT_SATURATION_MARGIN, ActivationSpec, resolve_unit_dim, spec_for
+from .report import LayerStats, MonitorReport
+from .tracing import GraphRecorder, Topology
+
+_INT = torch.int64
+
+
+class _Layer:
+    """Accumulators of one activation module (allocated at its first forward)."""
+
+    def __init__(self, name: str, module: nn.Module, spec: ActivationSpec):
+        self.name, self.module, self.spec = name, module, spec
+        self.units: int | None = None
+        self.unit_dim: int | None = None
+        self.dims: tuple[int, ...] = ()
+        self.observations = 0  # outputs per unit in the current window
+        self.topology = Topology()
+
+    def allocate(self, y: torch.Tensor, unit_dim: int) -> None:
+        self.unit_dim = unit_dim
+        self.units = y.shape[unit_dim]
+        self.dims = tuple(d for d in range(y.ndim) if d != unit_dim)
+        zeros = torch.zeros(self.units, dtype=_INT, device=y.device)
+        self.step_active = zeros.clone()
+        self.active = zeros.clone()
+        self.last_active = torch.full_like(zeros, -1)
+        self.negative = zeros.clone() if self.spec.kind == "signed" else None
+        self.zeros = torch.zeros((), dtype=_INT, device=y.device)
+        self.pre_max = None
+        if self.spec.kind == "gate" and self.spec.low is not None:
+            self.pre_max = torch.full((self.units,), -torch.inf, dtype=torch.float32,
+                                      device=y.device)
+
+    def reduce(self, t: torch.Tensor) -> torch.Tensor:
+        return t.sum(self.dims) if self.dims else t.to(_INT)
+
+    def flush_step(self, step: int) -> None:
+        self.active += self.step_active
+        self.last_active.masked_fill_(self.step_active > 0, step)
+        self.step_active.zero_()
+
+    def reset_window(self) -> None:
+        self.active.zero_()
+        self.zeros.zero_()
+        if self.negative is not None:
+            self.negative.zero_()
+        if self.pre_max is not None:
+            self.pre_max.fill_(-torch.inf)
+        self.observations = 0
+
+
+class ActivationMonitor:
+    """Hooks the activation modules of ``model`` and counts dead/saturated units per window.
+
+    Parameters
+    ----------
+    model: the ``nn.Module`` to watch (a DistributedDataParallel wrapper works too).
+    modules: names (as in ``model.named_modules()``) or module objects to watch; default every
+        recognised activation module (torch.nn, relukit.torch, transformers.activations).
+    unit_dim: overrides the unit-dimension rule (module docstring): an int or a
+        ``{name: int}`` dict.
+    optimizer: enables the record of learning rate and update size per layer and step, used
+        to explain deaths; also lets ``revive`` find the optimizer state (pass it there).
+    window: number of ``step()`` calls per observation window.
+    saturation_margin: sigmoid/tanh saturation threshold, see ``relukit.diagnostics.kinds``.
+    vanishing_ratio, exploding_ratio: gradient verdict thresholds, see ``gradflow``.
+    sync: all-reduce counts across ranks; None (default) does it when a process group with
+        more than one rank is initialised.
+    track_gradients: record per-layer gradient norms at each ``step()``.
+    """
+
+    def __init__(self, model: nn.Module, modules: Iterable[str | nn.Module] | None = None,
+                 unit_dim: int | dict[str, int] | None = None,
+                 optimizer: torch.optim.Optimizer | None = None, window: int = 1, *,
+                 saturation_margin: float = DEFAULT_SATURATION_MARGIN,
+                 vanishing_ratio: float = gradflow.DEFAULT_VANISHING_RATIO,
+                 exploding_ratio: float = gradflow.DEFAULT_EXPLODING_RATIO,
+                 sync: bool | None = None, track_gradients: bool = True):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int >= 1 (steps per window), got {window!r}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got "
+                            f"{type(optimizer).__name__}")
+        if not 0 < saturation_margin < 0.5:
+            raise ValueError(f"saturation_margin must be in (0, 0.5), got {saturation_margin!r}")
+        if unit_dim is not None and not isinstance(unit_dim, (int, dict)):
+            raise TypeError(f"unit_dim must be None, an int or a dict {{layer name: int}}, got "
+                            f"{type(unit_dim).__name__}")
+        self.model = model
+        self.optimizer = optimizer
+        self.window = window
+        self.vanishing_ratio = vanishing_ratio
+        self.exploding_ratio = exploding_ratio
+        self._sync = sync
+        self._unit_dim = unit_dim
+        self._layers = self._select(model, modules, saturation_margin)
+        if isinstance(unit_dim, dict):
+            unknown = set(unit_dim) - {layer.name for layer in self._layers}
+            if unknown:
+                raise ValueError(f"unit_dim names unknown layer(s) {sorted(unknown)}; "
+                                 f"monitored: {[layer.name for layer in self._layers]}")
+        self.history: list[MonitorReport] = []
+        self._step = 0
+        self._window_steps = 0
+        self._handles = [layer.module.register_forward_hook(self._hook_for(layer))
+                         for layer in self._layers]
+        self._recorder: GraphRecorder | None = GraphRecorder(
+            model, [layer.name for layer in self._layers], self._set_topology)
+        self._grad_layers = gradflow.parameterised_layers(model) if track_gradients else []
+        self._grad_sum: torch.Tensor | None = None
+        self._index_cache: dict = {}
+        self._grad_steps = 0
+        self._updates: list[list[float]] = []  # per step, per grad layer
+        self._pending_updates: list[torch.Tensor] = []
+        self._lrs: list[list[float]] = []  # per step, per grad layer
+        self._snapshot: list[torch.Tensor] | None = None
+        if optimizer is not None and self._grad_layers:
+            self._group_of = self._param_groups(optimizer)
+            with torch.no_grad():
+                self._snapshot = [p.detach().clone() for _, ps in self._grad_layers for p in ps]
+
+    # -- setup -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _select(model: nn.Module, modules, margin: float) -> list[_Layer]:
+        named = list(model.named_modules())
+        if modules is None:
+            layers = [_Layer(n, m, s) for n, m in named if (s := spec_for(m, margin))]
+            if not layers:
+                raise ValueError(
+                    "model has no activation module to monitor (torch.nn, relukit.torch or "
+                    "transformers.activations); activations called functionally (F.relu) "
+                    "cannot be hooked: use modules such as torch.nn.ReLU")
+            return layers
+        by_name = dict(named)
+        by_id = {id(m): n for n, m in named}
+        layers = []
+        for item in modules:
+            if isinstance(item, str):
+                if item not in by_name:
+                    raise ValueError(f"modules: no module named {item!r} in the model")
+                name, module = item, by_name[item]
+            elif isinstance(item, nn.Module) and id(item) in by_id:
+                name, module = by_id[id(item)], item
+            else:
+                raise ValueError(f"modules: expected module names or submodules of the model, "
+                                 f"got {item!r}")
+            spec = spec_for(module, margin)
+            if spec is None:
+                raise ValueError(f"modules: {name} ({type(module).__name__}) is not a "
+                                 f"recognised activation module")
+            layers.append(_Layer(name, module, spec))
+        return layers
+
+    def _param_groups(self, optimizer: torch.optim.Optimizer) -> list[int | None]:
+        group_of = {id(p): g for g, group in enumerate(optimizer.param_groups)
+                    for p in group["params"]}
+        return [group_of.get(id(ps[0])) for _, ps in self._grad_layers]
+
+    def _set_topology(self, topologies: dict[str, Topology]) -> None:
+        for layer in self._layers:
+            layer.topology = topologies.get(layer.name, Topology())
+        self._recorder = None
+
+    # -- counting --------------------------------------------------------------------------
+
+    def _hook_for(self, layer: _Layer):
+        spec = layer.spec
+
+        def hook(module, inputs, output):
+            if not isinstance(output, torch.Tensor) or output.numel() == 0:
+                return
+            with torch.no_grad():
+                y = output.detach()
+                if layer.units is None:
+                    layer.allocate(y, self._resolve_dim(layer, y))
+                elif y.ndim != len(layer.dims) + 1 or y.shape[layer.unit_dim] != layer.units:
+                    raise ValueError(
+                        f"ActivationMonitor: {layer.name} produced shape {tuple(y.shape)} but "
+                        f"earlier outputs had {layer.units} units on dim {layer.unit_dim}; "
+                        f"pass unit_dim to say which dim holds the units")
+                layer.observations += y.numel() // layer.units
+                if spec.kind == "gate":
+                    mask = y > spec.low if spec.low is not None else torch.ones_like(y, dtype=bool)
+                    if spec.high is not None:
+                        mask &= y < spec.high
+                    layer.step_active += layer.reduce(mask)
+                    x = inputs[0] if inputs else None
+                    if (layer.pre_max is not None and isinstance(x, torch.Tensor)
+                            and x is not output and x.shape == y.shape):
+                        pre = x.detach().amax(layer.dims) if layer.dims else x.detach()
+                        torch.maximum(layer.pre_max, pre.float(), out=layer.pre_max)
+                else:
+                    # signed/plain units cannot die: every output counts as active.
+                    layer.step_active += y.numel() // layer.units
+                if not spec.zero_floor:
+                    layer.zeros += (y == 0).sum()
+                if layer.negative is not None:
+                    layer.negative += layer.reduce(y < 0)
+
+        return hook
+
+    def _resolve_dim(self, layer: _Layer, y: torch.Tensor) -> int:
+        override = self._unit_dim
+        if isinstance(override, dict):
+            override = override.get(layer.name)
+        producer = layer.topology.producer
+        after_conv1d = producer is not None and isinstance(
+            self.model.get_submodule(producer), nn.Conv1d)
+        return resolve_unit_dim(y.shape, override, after_conv1d)
+
+    # -- steps and windows -----------------------------------------------------------------
+
+    def step(self) -> MonitorReport | None:
+        """Call after each ``optimizer.step()``; returns the report when a window closes."""
+        for layer in self._layers:
+            if layer.units is not None:
+                layer.flush_step(self._step)
+        self._record_gradients()
+        self._record_update()
+        self._step += 1
+        self._window_steps += 1
+        if self._window_steps < self.window:
+            return None
+        report = self._build(final=True)
+        self.history.append(report)
+        return report
+
+    def _record_gradients(self) -> None:
+        grads, index = [], []
+        for i, (_, params) in enumerate(self._grad_layers):
+            for p in params:
+                if p.grad is not None:
+                    grads.append(p.grad.detach())
+                    index.append(i)
+        if not grads:
+            return
+        with torch.no_grad():
+            norms = self._per_layer(gradflow.squared_norms(grads), index).sqrt()
+            self._grad_sum = norms if self._grad_sum is None else self._grad_sum + norms
+        self._grad_steps += 1
+
+    def _per_layer(self, sq: torch.Tensor, index: list[int]) -> torch.Tensor:
+        """Sum the per-parameter squares ``sq`` into one value per parameterised layer."""
+        key = (tuple(index), sq.device)
+        positions = self._index_cache.get(key)
+        if positions is None:
+            positions = self._index_cache[key] = torch.tensor(index, device=sq.device)
+        per_layer = torch.zeros(len(self._grad_layers), dtype=sq.dtype, device=sq.device)
+        return per_layer.index_add_(0, positions, sq)
+
+    def _record_update(self) -> None:
+        if self._snapshot is None:
+            return
+        params = [p.detach() for _, ps in self._grad_layers for p in ps]
+        with torch.no_grad():
+            delta = torch._foreach_sub(params, self._snapshot)
+            sq = gradflow.squared_norms(delta)
+            torch._foreach_copy_(self._snapshot, params)
+            index = [i for i, (_, ps) in enumerate(self._grad_layers) for _ in ps]
+            self._pending_updates.append(self._per_layer(sq, index).sqrt())
+        groups = self.optimizer.param_groups
+        self._lrs.append([float(groups[g].get("lr", float("nan"))) if g is not None
+                          else float("nan") for g in self._group_of])
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def report(self) -> MonitorReport:
+        """The current window's report (the last closed one if nothing ran since it closed).
+
+        Under torch.distributed this is a collective call: all ranks must call it.
+        """
+        pending = any(layer.observations for layer in self._layers)
+        if not pending and self.history:
+            return self.history[-1]
+        return self._build(final=False)
+
+    def dead_fraction_history(self) -> dict[str, list[float]]:
+        """Dead fraction per layer, one value per closed window."""
+        out: dict[str, list[float]] = {layer.name: [] for layer in self._layers}
+        for report in self.history:
+            for stats in report.layers:
+                out.setdefault(stats.name, []).append(stats.dead_fraction)
+        return out
+
+    def _world(self):
+        if self._sync is False or not torch.distributed.is_available():
+            return None
+        dist = torch.distributed
+        if not dist.is_initialized() or dist.get_world_size() < 2:
+            if self._sync:
+                raise RuntimeError("ActivationMonitor(sync=True) needs an initialised "
+                                   "torch.distributed process group with more than one rank")
+            return None
+        return dist
+
+    def _gather(self, layers: list[_Layer]):
+        """Host copies of the window counts, summed (maxed) across ranks when distributed."""
+        if not layers:
+            return [], 1
+        device = layers[0].active.device
+        sums, maxes = [], []
+        for layer in layers:
+            active = layer.active + layer.step_active
+            last = layer.last_active.masked_fill(layer.step_active > 0, self._step)
+            sums += [active, layer.zeros.reshape(1),
+                     torch.tensor([layer.observations], dtype=_INT, device=active.device)]
+            if layer.negative is not None:
+                sums.append(layer.negative)
+            maxes.append(last.double())
+            if layer.pre_max is not None:
+                maxes.append(layer.pre_max.double())
+        flat_sum = torch.cat([t.to(device, torch.float64) for t in sums])
+        flat_max = torch.cat([t.to(device) for t in maxes])
+        dist = self._world()
+        world = 1
+        if dist is not None:
+            dist.all_reduce(flat_sum, op=dist.ReduceOp.SUM)
+            dist.all_reduce(flat_max, op=dist.ReduceOp.MAX)
+            world = dist.get_world_size()
+        flat_sum, flat_max = flat_sum.cpu().numpy(), flat_max.cpu().numpy()
+        out, s, m = [], 0, 0
+        for layer in layers:
+            u = layer.units
+            item = {"active": flat_sum[s:s + u], "zeros": flat_sum[s + u],
+                    "observations": int(flat_sum[s + u + 1])}
+            s += u + 2
+            if layer.negative is not None:
+                item["negative"] = flat_sum[s:s + u]
+                s += u
+            item["last_active"] = flat_max[m:m + u].astype(np.int64)
+            m += u
+            if layer.pre_max is not None:
+                item["pre_max"] = flat_max[m:m + u]
+                m += u
+            out.append(item)
+        return out, world
+
+    def _build(self, final: bool) -> MonitorReport:
+        layers = [layer for layer in self._layers if layer.units is not None]
+        counts, world = self._gather(layers)
+        report = MonitorReport(step=self._step, window_steps=self._window_steps,
+                               world_size=world)
+        dead_info = []
+        for layer, c in zip(layers, counts, strict=True):
+            stats = _layer_stats(layer, c)
+            report.layers.append(stats)
+            dead_info.append((layer, stats, c))
+        self._attach_gradients(report)
+        if self._pending_updates:
+            self._updates.extend(torch.stack(self._pending_updates).cpu().tolist())
+            self._pending_updates = []
+        report.causes = causes_mod.explain(self, report, dead_info)
+        report.causes += gradflow.cause_lines(report.gradients)
+        if final:
+            for layer in layers:
+                layer.reset_window()
+            self._grad_sum, self._grad_steps, self._window_steps = None, 0, 0
+        return report
+
+    def _attach_gradients(self, report: MonitorReport) -> None:
+        if self._grad_sum is None or not self._grad_steps:
+            return
+        norms = (self._grad_sum / self._grad_steps).cpu().tolist()
+        with torch.no_grad():
+            pnorms = gradflow.squared_norms(
+                [torch.cat([p.detach().flatten() for p in ps]) for _, ps in self._grad_layers]
+            ).sqrt().cpu().tolist()
+        report.gradients = gradflow.verdicts(
+            [n for n, _ in self._grad_layers], norms, pnorms,
+            self.vanishing_ratio, self.exploding_ratio)
+
+    # helpers for causes/revive ---------------------------------------------------------------
+
+    def update_history(self, layer_name: str) -> tuple[list[float], list[float]] | None:
+        """(update norm per step, lr per step) of the parameterised layer ``layer_name``."""
+        names = [n for n, _ in self._grad_layers]
+        if self._snapshot is None or layer_name not in names:
+            return None
+        i = names.index(layer_name)
+        return [row[i] for row in self._updates], [row[i] for row in self._lrs]
+
+    def param_norm(self, layer_name: str) -> float | None:
+        for name, params in self._grad_layers:
+            if name == layer_name:
+                return float(sum(float(p.detach().double().norm()) ** 2 for p in params) ** 0.5)
+        return None
+
+    def resync(self) -> None:
+        """Take the current weights as the reference for the next update size (after a change
+        made outside the optimizer, such as ``revive``)."""
+        if self._snapshot is not None:
+            params = [p.detach() for _, ps in self._grad_layers for p in ps]
+            with torch.no_grad():
+                torch._foreach_copy_(self._snapshot, params)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove every hook; counts and history stay readable."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        if self._recorder is not None:
+            self._recorder.remove()
+            self._recorder = None
+
+    def __enter__(self) -> ActivationMonitor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"ActivationMonitor({len(self._layers)} layers, window={self.window}, "
+                f"step={self._step})")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [layer.name for layer in self._layers]
+
+    @property
+    def steps(self) -> int:
+        return self._step
+
+
+def _layer_stats(layer: _Layer, c: dict) -> LayerStats:
+    spec, units, obs = layer.spec, layer.units, c["observations"]
+    total = obs * units
+    active = c["active"]
+    dead = np.flatnonzero(active == 0).tolist() if obs and spec.kind == "gate" else []
+    zeros = total - float(active.sum()) if spec.zero_floor else float(c["zeros"])
+    stats = LayerStats(
+        name=layer.name, activation=spec.name, units=units, dead_units=dead,
+        dead_fraction=len(dead) / units if units else 0.0,
+        sparsity=zeros / total if total else 0.0, observations=obs, unit_dim=layer.unit_dim,
+        producer=layer.topology.producer, norm=layer.topology.norm,
+        consumer=layer.topology.consumer, topology_note=layer.topology.note,
+    )
+    if "negative" in c:
+        stats.negative_fraction = float(c["negative"].sum()) / total if total else 0.0
+    if spec.saturating:
+        stats.saturated_fraction = 1.0 - float(active.sum()) / total if total else 0.0
+    return stats
+

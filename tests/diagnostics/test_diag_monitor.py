@@ -1,0 +1,208 @@
+"""ActivationMonitor counting: dead, alive-on-one-sample, exact zeros, channels, saturation."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from relukit.diagnostics import ActivationMonitor, LayerStats, MonitorReport  # noqa: E402
+
+
+def _linear(weight, bias):
+    layer = nn.Linear(len(weight[0]), len(weight))
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight, dtype=torch.float32))
+        layer.bias.copy_(torch.tensor(bias, dtype=torch.float32))
+    return layer
+
+
+def test_dead_by_construction_and_single_sample_alive():
+    # unit 0 fires on every positive x, unit 1 only on the one x above 10, unit 2 never.
+    model = nn.Sequential(_linear([[1.0], [1.0], [1.0]], [0.0, -10.0, -1e4]), nn.ReLU())
+    x = torch.tensor([[-1.0], [2.0], [3.0], [20.0], [-5.0]])
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        report = monitor.report()
+    stats = report.layer("1")
+    assert isinstance(report, MonitorReport) and isinstance(stats, LayerStats)
+    assert stats.activation == "relu"
+    assert stats.units == 3
+    assert stats.dead_units == [2]
+    assert stats.dead_fraction == pytest.approx(1 / 3)
+    y = model(x)
+    assert stats.sparsity == pytest.approx(float((y == 0).float().mean()))
+    assert stats.observations == 5
+
+
+def test_exactly_zero_units_are_dead_and_counted_as_zeros():
+    torch.manual_seed(0)
+    fc = nn.Linear(6, 5)
+    with torch.no_grad():
+        fc.weight[[1, 3]] = 0.0
+        fc.bias[[1, 3]] = 0.0
+    model = nn.Sequential(fc, nn.ReLU(), nn.Linear(5, 2))
+    x = torch.randn(200, 6)
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        stats = monitor.report().layer("1")
+    assert stats.dead_units == [1, 3]
+    hidden = torch.relu(fc(x))
+    assert stats.sparsity == pytest.approx(float((hidden == 0).float().mean()))
+    assert stats.producer == "0" and stats.consumer == "2"
+
+
+def test_conv_channels_are_units():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.bias[1] = -1e4
+    model = nn.Sequential(conv, nn.ReLU(), nn.Conv2d(4, 2, 1))
+    with ActivationMonitor(model) as monitor:
+        model(torch.randn(2, 3, 8, 8))
+        model(torch.randn(3, 3, 8, 8))
+        stats = monitor.report().layer("1")
+    assert stats.units == 4 and stats.unit_dim == 1
+    assert stats.dead_units == [1]
+    assert stats.observations == 5 * 8 * 8
+
+
+def test_sequence_units_are_the_last_dim_and_unit_dim_overrides():
+    torch.manual_seed(0)
+    fc = nn.Linear(4, 3)
+    with torch.no_grad():
+        fc.bias[2] = -1e4
+    model = nn.Sequential(fc, nn.ReLU())
+    x = torch.randn(2, 7, 4)  # (N, T, C)
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        stats = monitor.report().layer("1")
+    assert (stats.units, stats.unit_dim, stats.dead_units) == (3, 2, [2])
+    with ActivationMonitor(model, unit_dim=1) as monitor:
+        model(x)
+        stats = monitor.report().layer("1")
+    assert (stats.units, stats.unit_dim) == (7, 1)
+    with pytest.raises(ValueError, match="unit_dim=5"):
+        with ActivationMonitor(model, unit_dim=5):
+            model(x)
+
+
+def test_sigmoid_saturation_and_leaky_negative_side():
+    torch.manual_seed(0)
+    fc = _linear([[0.1, 0.1], [0.1, 0.1], [0.1, 0.1]], [0.0, 50.0, -50.0])
+    model = nn.Sequential(fc, nn.Sigmoid(), _linear([[1.0, 0, 0], [0, 0, 0]], [-0.5, 0]),
+                          nn.LeakyReLU(0.1))
+    x = torch.randn(100, 2)
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        report = monitor.report()
+    sig, leaky = report.layer("1"), report.layer("3")
+    assert sig.activation == "sigmoid"
+    assert sig.dead_units == [1, 2]
+    assert sig.saturated_fraction == pytest.approx(2 / 3)
+    assert leaky.dead_units == [] and leaky.saturated_fraction is None
+    pre = model[2](model[1](fc(x)))
+    assert leaky.negative_fraction == pytest.approx(float((pre < 0).float().mean()))
+    assert any("saturated" in cause for cause in report.causes)
+
+
+def test_relu6_upper_clamp_and_custom_catalogue_module():
+    class Clamp6(nn.Module):  # stands for a relukit.torch module: recognised by the attribute
+        catalogue_name = "relu6"
+
+        def forward(self, x):
+            return x.clamp(0, 6)
+
+    model = nn.Sequential(_linear([[1.0], [1.0], [1.0]], [0.0, 100.0, -100.0]), Clamp6())
+    with ActivationMonitor(model) as monitor:
+        model(torch.linspace(-3, 3, 50).unsqueeze(1))
+        stats = monitor.report().layer("1")
+    assert stats.activation == "relu6"
+    assert stats.dead_units == [1, 2]  # stuck at 6 and stuck at 0
+
+
+def test_hugging_face_activations_are_recognised():
+    activations = pytest.importorskip("transformers.activations")
+    torch.manual_seed(1)
+    fc = nn.Linear(4, 3)
+    with torch.no_grad():
+        fc.bias[0] = -1e4
+    model = nn.Sequential(nn.Linear(4, 4), activations.NewGELUActivation(), fc,
+                          activations.ReLUSquaredActivation())
+    x = torch.randn(5, 6, 4)
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        report = monitor.report()
+    assert [s.activation for s in report.layers] == ["NewGELUActivation", "ReLUSquaredActivation"]
+    assert report.layer("1").negative_fraction is not None
+    never_positive = (model[:3](x) <= 0).all(dim=0).all(dim=0)  # per unit of the last dim
+    assert report.layer("3").dead_units == torch.nonzero(never_positive).flatten().tolist()
+    assert 0 in report.layer("3").dead_units
+
+
+def test_windows_history_and_report_of_empty_window():
+    model = nn.Sequential(_linear([[1.0], [1.0]], [0.0, 0.0]), nn.ReLU())
+    with ActivationMonitor(model, window=2) as monitor:
+        model(torch.tensor([[1.0]]))
+        assert monitor.step() is None
+        model(torch.tensor([[-1.0]]))
+        closed = monitor.step()  # unit fired in the first step: alive over the window
+        assert closed is not None and closed.layer("1").dead_units == []
+        model(torch.tensor([[-1.0]]))
+        monitor.step()
+        model(torch.tensor([[-2.0]]))
+        monitor.step()
+        assert monitor.report() is monitor.history[-1]
+    assert monitor.dead_fraction_history() == {"1": [0.0, 1.0]}
+    assert [r.step for r in monitor.history] == [2, 4]
+
+
+def test_hooks_are_removed_on_exit_and_close():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with ActivationMonitor(model):
+        assert model[1]._forward_hooks
+    assert not model[1]._forward_hooks and not model._forward_hooks
+    monitor = ActivationMonitor(model)
+    monitor.close()
+    assert not model[1]._forward_hooks and not model[0]._forward_hooks
+
+
+def test_report_serialises_and_prints():
+    model = nn.Sequential(_linear([[1.0], [1.0]], [0.0, -1e4]), nn.ReLU(), nn.Linear(2, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with ActivationMonitor(model, optimizer=opt) as monitor:
+        model(torch.randn(8, 1)).sum().backward()
+        opt.step()
+        report = monitor.step()
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["layers"][0]["dead_units"] == [1]
+    assert {g["name"] for g in data["gradients"]} == {"0", "2"}
+    text = str(report)
+    assert "relu" in text and "dead" in text and "never fired" in text
+
+
+def test_bad_arguments_name_the_parameter():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(ValueError, match="window"):
+        ActivationMonitor(model, window=0)
+    with pytest.raises(ValueError, match="modules"):
+        ActivationMonitor(model, modules=["nope"])
+    with pytest.raises(ValueError, match="not a recognised activation"):
+        ActivationMonitor(model, modules=["0"])
+    with pytest.raises(TypeError, match="optimizer"):
+        ActivationMonitor(model, optimizer="adam")
+    with pytest.raises(ValueError, match="no activation module"):
+        ActivationMonitor(nn.Linear(2, 2))
+    with pytest.raises(KeyError, match="monitored layers"):
+        ActivationMonitor(model).report().layer("x")
+
+
+def test_import_without_torch_says_how_to_install():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import relukit.diagnostics\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert "pip install" in out.stdout and "relukit[torch]" in out.stdout
