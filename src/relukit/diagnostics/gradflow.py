@@ -7,9 +7,11 @@ Thresholds (both keyword arguments of :class:`~relukit.diagnostics.ActivationMon
   layer's is not. Relative, because absolute gradient norms scale with the loss: what matters
   is that one layer learns a thousand times slower than the rest (deep sigmoid stacks lose
   about 4x per layer).
-* **exploding** — the norm is not finite, or exceeds ``exploding_ratio`` (default ``10``)
-  times the norm of the layer's own parameters: an SGD step at learning rate 0.1 would then
-  move the weights by more than their whole size.
+* **exploding** — the norm is not finite, or exceeds ``exploding_ratio`` (default ``100``)
+  times the norm of the layer's own parameters: one SGD step at learning rate 0.01 would move
+  the weights by more than their whole size. (Comparing layers does not work here: in a deep
+  stack that amplifies, the activations grow as fast as the backward signal shrinks, so the
+  weight gradients of all layers explode together.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from torch import nn
 from .report import GradientStats
 
 DEFAULT_VANISHING_RATIO = 1e-3
-DEFAULT_EXPLODING_RATIO = 10.0
+DEFAULT_EXPLODING_RATIO = 100.0
 
 
 def parameterised_layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
@@ -49,7 +51,7 @@ def verdicts(names: list[str], norms: list[float], param_norms: list[float],
     out = []
     for name, norm, pnorm in zip(names, norms, param_norms, strict=True):
         ratio = norm / largest if largest > 0 and math.isfinite(norm) else float("nan")
-        if not math.isfinite(norm) or norm > exploding_ratio * pnorm > 0:
+        if not math.isfinite(norm) or norm > exploding_ratio * pnorm:
             verdict = "exploding"
         elif largest > 0 and norm < vanishing_ratio * largest:
             verdict = "vanishing"
@@ -77,7 +79,8 @@ def cause_lines(stats: list[GradientStats]) -> list[str]:
         lines.append(
             f"gradients are exploding in {len(exploding)} layer(s) ({_names(exploding)}): "
             f"{worst.name} has gradient norm {worst.norm:.3g} against parameters of norm "
-            f"{worst.param_norm:.3g}; clip gradients or lower the learning rate"
+            f"{worst.param_norm:.3g}; clip gradients, lower the learning rate or shrink the "
+            f"initialisation"
         )
     return lines
 

@@ -40,8 +40,8 @@ class GradientStats:
 
     ``verdict``: "vanishing" when the norm is below ``vanishing_ratio`` (default 1e-3) times
     the largest layer norm of the same window, or exactly 0 while another layer's is not;
-    "exploding" when it is not finite or exceeds ``exploding_ratio`` (default 10) times the
-    norm of the layer's own parameters; "ok" otherwise.
+    "exploding" when it is not finite or exceeds ``exploding_ratio`` (default 100) times the
+    norm of the layer's own parameters; "ok" otherwise (see ``relukit.diagnostics.gradflow``).
     """
 
     name: str

@@ -113,8 +113,11 @@ def locate(events: list[_Event], activation: str) -> Topology:
     topo.producer = events[source].name
     tensor, index = act.output, at
     while True:
+        # A pass-through that returned its input object (dropout with p=0, identity) is
+        # invisible: whoever reads the same object next is the real reader.
         readers = [j for j in range(index + 1, len(events))
-                   if events[j].input is tensor and events[j].module is not act.module]
+                   if events[j].input is tensor and events[j].module is not act.module
+                   and not (isinstance(events[j].module, _PASS) and events[j].output is tensor)]
         if len(readers) != 1:
             what = "no module" if not readers else f"{len(readers)} modules"
             topo.note = (f"the output of {activation} feeds {what} (functional ops such as a "
