@@ -10,7 +10,13 @@ Precision policy:
   once, like a single ufunc;
 - everything else runs in float64 (float16/float32 inputs are widened, then rounded once), and
   float64 itself uses double-double corrections where one rounding would be amplified: the
-  argument of erfc in GELU, x**2 in the Gaussian density, the cubic of GELU's tanh form.
+  argument of erfc in GELU, x**2 in the Gaussian density, the cubic of GELU's tanh form, x/alpha
+  in CELU and beta*x in softplus (the exponential turns an absolute error of the argument into a
+  relative error of the result, |argument| ulp otherwise);
+- tails whose result is subnormal are computed as one exp() of a double-double exponent, so that
+  the only rounding into the subnormal range is the last one (x * tiny would multiply the
+  subnormal's absolute error by |x|): GELU below x = -0.7 uses exp(-z^2) * erfcx(z), SiLU/Mish
+  below -700 use -exp(x + log(-x)).
 """
 
 from __future__ import annotations
@@ -19,14 +25,21 @@ import math
 
 import numpy as np
 
-try:  # scipy is optional: it is only a faster, vectorised erfc.
+try:  # scipy is optional: it only vectorises erfc/erfcx. Setting _scipy_erfc = None selects
+    # the stdlib path (math.erfc, correctly rounded to ~1 ulp by libm) for both.
     from scipy.special import erfc as _scipy_erfc
+    from scipy.special import erfcx as _scipy_erfcx
 except ImportError:  # pragma: no cover - exercised by a test that hides scipy
     _scipy_erfc = None
+    _scipy_erfcx = None
 
-# Elements per block of a blocked piecewise evaluation: 16K float32 = 64 KiB, so x, the
-# scratch buffer and the output block all stay in L2 while several passes run over them.
-BLOCK = 1 << 14
+# Elements per block of a blocked piecewise evaluation (float32: 256 KiB per operand). Smaller
+# blocks keep more in L1/L2 but pay NumPy's per-call overhead (~1 us) once per step and block;
+# measured on 16M float32, 64K elements is the knee (see benchmarks/bench_numpy.py).
+BLOCK = 1 << 16
+# Elements per block when a smooth function is evaluated in float64 (catalogue._widened): its
+# 10-40 temporaries of 8 bytes each then stay in L2/L3 instead of streaming through memory.
+WIDE_BLOCK = 1 << 13
 
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -36,7 +49,7 @@ _SELU_SCALE_ALPHA = 1.7580993408473768  # float64(scale * alpha), product taken 
 _INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
 _GELU_TANH_K1 = (1.5957691216057308, -9.96930880911092e-17)  # 2*sqrt(2/pi)
 _GELU_TANH_K3 = (0.07135481627260025, -6.175149918155315e-19)  # 2*sqrt(2/pi)*0.044715
-_INV_SQRT_PI = 0.5641895835477563
+_INV_SQRT_PI = 0.5641895835477563  # 1/sqrt(pi)
 _INV_SQRT_2PI = 0.3989422804014327
 
 _SPLITTER = 134217729.0  # 2**27 + 1, Dekker's split for float64
@@ -65,6 +78,11 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, e
 
 
+def _is_power_of_two(v: float) -> bool:
+    """Multiplying or dividing by v is exact (barring over/underflow)."""
+    return v != 0 and math.frexp(abs(v))[0] == 0.5
+
+
 def _erfc(z: np.ndarray) -> np.ndarray:
     if _scipy_erfc is not None:
         return _scipy_erfc(z)
@@ -78,6 +96,35 @@ def _erfc_stdlib(z: np.ndarray) -> np.ndarray:
     return np.asarray(_erfc_ufunc(z), dtype=np.float64)
 
 
+# erfcx(a) ~ 1/(a sqrt(pi)) * sum_n (-1)^n (2n-1)!! / (2a^2)^n; for a >= 26 the 9 terms below
+# leave a relative error under 1e-20.
+_ERFCX_ASYMPTOTIC = (1.0, -1.0, 3.0, -15.0, 105.0, -945.0, 10395.0, -135135.0, 2027025.0)
+
+
+def _erfcx(a: np.ndarray) -> np.ndarray:
+    """exp(a^2) erfc(a) for a >= 0.5 (NaN passes through).
+
+    scipy: its erfcx (Faddeeva package, <= 5 ulp). stdlib: math.erfc(a) * exp(a^2) with a^2
+    in double-double below a = 26, where erfc is still a normal number; above, the asymptotic
+    series.
+    """
+    if _scipy_erfc is not None:
+        return _scipy_erfcx(a)
+    out = np.empty_like(a)
+    big = a >= 26.0
+    small = ~big
+    s = a[small]
+    p, e = _two_prod(s, s)
+    out[small] = _erfc_stdlib(s) * np.exp(p) * (1.0 + e)
+    t = a[big]
+    r = 0.5 / (t * t)
+    acc = np.full_like(t, _ERFCX_ASYMPTOTIC[-1])
+    for c in _ERFCX_ASYMPTOTIC[-2::-1]:
+        acc = acc * r + c
+    out[big] = acc * (_INV_SQRT_PI / t)
+    return out
+
+
 def _sigmoid64(x: np.ndarray) -> np.ndarray:
     """Logistic function without overflow and without cancellation on either side."""
     e = np.exp(-np.abs(x))
@@ -85,19 +132,22 @@ def _sigmoid64(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, e * r)
 
 
-def _blocked(kernel, x: np.ndarray, out: np.ndarray, *, scratch: bool = True) -> np.ndarray:
+def _blocked(kernel, x: np.ndarray, out: np.ndarray, *, scratch: bool = True,
+             scratch_dtype=None) -> np.ndarray:
     """Apply ``kernel(x_block, out_block, scratch_block)`` block by block.
 
     A NumPy expression of k steps reads and writes main memory k times; run on cache-sized
     blocks it touches memory once. Falls back to one call when the arrays are not both
-    contiguous (then the layout decides the cost anyway).
+    contiguous (then the layout decides the cost anyway). ``x`` and ``out`` may be the same
+    array; partial overlap is resolved by the caller (catalogue) with a copy.
     """
+    sd = x.dtype if scratch_dtype is None else scratch_dtype
     if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size <= BLOCK:
-        kernel(x, out, np.empty_like(x) if scratch else None)
+        kernel(x, out, np.empty(x.shape, sd) if scratch else None)
         return out
     xf = x.reshape(-1)
     of = out.reshape(-1)
-    tmp = np.empty(BLOCK, dtype=x.dtype) if scratch else None
+    tmp = np.empty(BLOCK, dtype=sd) if scratch else None
     n = xf.size
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
@@ -106,9 +156,8 @@ def _blocked(kernel, x: np.ndarray, out: np.ndarray, *, scratch: bool = True) ->
     return out
 
 
-def _step(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """1 where x > 0, 0 where x <= 0, NaN where x is NaN (PyTorch's side at the kink)."""
-    return np.heaviside(x, 0, out=out)
+def _new(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    return np.empty_like(x) if out is None else out
 
 
 def _keep_nan(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -123,39 +172,54 @@ def relu(x, out):
     return np.maximum(x, 0, out=out)
 
 
-def relu_d(x):
-    return _step(x, np.empty_like(x))
+def relu_d(x, *, out=None):
+    # heaviside: 1 where x > 0, 0 where x <= 0 (PyTorch's side at the kink), NaN where NaN
+    return np.heaviside(x, 0, out=_new(x, out))
+
+
+def _slope_compute_dtype(dtype: np.dtype, slope: float):
+    """float16 products with a slope it cannot represent go through float32 (rounded once at
+    the end, as PyTorch's CPU kernels do): fl16(x * fl16(a)) can be 1.5 ulp off."""
+    if dtype == np.float16 and float(np.float16(slope)) != slope:
+        return np.dtype(np.float32)
+    return dtype
 
 
 def leaky_relu(x, out, negative_slope):
-    a = negative_slope
+    a = float(negative_slope)
     if a == 0:
         return relu(x, out)
     # max(x, a*x) is x for x > 0 and a*x for x <= 0 whenever a <= 1 (min when a > 1): one
     # comparison-free pass per block, NaN propagating through maximum/minimum.
     pick = np.maximum if a <= 1 else np.minimum
+    cdt = _slope_compute_dtype(x.dtype, a)
+    ac = cdt.type(a)
 
     def kernel(xb, ob, tb):
-        np.multiply(xb, a, out=tb)
+        np.multiply(xb, ac, out=tb)
         pick(xb, tb, out=ob)
 
-    return _blocked(kernel, x, out)
+    return _blocked(kernel, x, out, scratch_dtype=cdt)
 
 
-def leaky_relu_d(x, negative_slope):
-    return _slope_derivative(x, negative_slope)
+def leaky_relu_d(x, negative_slope, *, out=None):
+    return _slope_derivative(x, negative_slope, _new(x, out))
 
 
-def _slope_derivative(x, slope):
+def _slope_derivative(x, slope, out):
     """1 for x > 0, ``slope`` (scalar or broadcastable array) for x <= 0, NaN for NaN."""
-    out = np.empty_like(x)
     if np.ndim(slope) == 0:
-        s = slope
-
-        def kernel(xb, ob, tb):
-            ob.fill(s)
-            np.copyto(ob, 1, where=xb > 0)
-            _keep_nan(xb, ob)
+        s = x.dtype.type(slope)
+        if 0 <= s <= 1:
+            # max(H(x), s): H is 0 for x <= 0 and 1 for x > 0; NaN stays NaN. Two passes.
+            def kernel(xb, ob, tb):
+                np.heaviside(xb, 0, out=ob)
+                np.maximum(ob, s, out=ob)
+        else:
+            def kernel(xb, ob, tb):
+                ob.fill(s)
+                np.copyto(ob, 1, where=xb > 0)
+                _keep_nan(xb, ob)
 
         return _blocked(kernel, x, out, scratch=False)
     np.copyto(out, np.broadcast_to(np.asarray(slope, dtype=x.dtype), x.shape))
@@ -167,34 +231,53 @@ def relu6(x, out):
     return np.clip(x, 0, 6, out=out)
 
 
-def relu6_d(x):
-    return _box_derivative(x, 0, 6)
+def relu6_d(x, *, out=None):
+    return _box_derivative(x, 0.0, 6.0, _new(x, out))
 
 
 def hardtanh(x, out, min_val, max_val):
+    # The bounds are rounded to x's dtype by clip; min/max commute with rounding, so this is
+    # the correctly rounded clamp of the exact one.
     return np.clip(x, min_val, max_val, out=out)
 
 
-def hardtanh_d(x, min_val, max_val):
-    return _box_derivative(x, min_val, max_val)
+def hardtanh_d(x, min_val, max_val, *, out=None):
+    return _box_derivative(x, float(min_val), float(max_val), _new(x, out))
 
 
-def _box_derivative(x, lo, hi):
+def _strictly_above(dtype: np.dtype, bound: float) -> tuple[float, float]:
+    """(c, h) with heaviside(x - c, h) == [x > bound] for every x of ``dtype``.
+
+    ``bound`` is the exact parameter; rounding it to the dtype first would move the kink by
+    half an ulp (hardtanh(max_val=0.7) in float32 has fl(0.7) < 0.7 strictly inside).
+    """
+    f = dtype.type(bound)
+    if float(f) > bound:
+        f = np.nextafter(f, dtype.type(-np.inf))
+    if np.isneginf(f):  # bound below the dtype's range: every x >= -max is above it
+        return -float(np.finfo(dtype).max), 1.0
+    return float(f), 0.0
+
+
+def _box_derivative(x, lo, hi, out):
     """1 strictly inside (lo, hi), 0 at and beyond the edges, NaN for NaN.
 
-    The sign of x - lo is the sign of the exact difference (IEEE subtraction is monotone and
+    The sign of x - c is the sign of the exact difference (IEEE subtraction is monotone and
     exact at zero), so heaviside of the differences decides the region without a comparison
-    array.
+    array. [x < hi] is [-x > -hi].
     """
+    lo_c, lo_h = _strictly_above(x.dtype, lo)
+    nhi_c, hi_h = _strictly_above(x.dtype, -hi)
+    lo_c, hi_c = x.dtype.type(lo_c), x.dtype.type(-nhi_c)
 
     def kernel(xb, ob, tb):
-        np.subtract(xb, lo, out=ob)
-        _step(ob, ob)
-        np.subtract(hi, xb, out=tb)
-        _step(tb, tb)
+        np.subtract(xb, lo_c, out=ob)
+        np.heaviside(ob, lo_h, out=ob)
+        np.subtract(hi_c, xb, out=tb)
+        np.heaviside(tb, hi_h, out=tb)
         np.multiply(ob, tb, out=ob)
 
-    return _blocked(kernel, x, np.empty_like(x))
+    return _blocked(kernel, x, out)
 
 
 def crelu(x, out, axis):
@@ -205,24 +288,38 @@ def crelu(x, out, axis):
     return out
 
 
-def crelu_d(x, axis):
-    pos = _step(x, np.empty_like(x))
-    neg = _step(-x, np.empty_like(x))
-    np.negative(neg, out=neg)
-    return np.concatenate([pos, neg], axis=axis)
+def crelu_d(x, axis, *, out=None):
+    x1 = x.reshape(1) if x.ndim == 0 else x
+    shape = list(x1.shape)
+    shape[axis] *= 2
+    d = np.empty(shape, x.dtype) if out is None else out
+    pos, neg = np.split(d, 2, axis=axis)
+    np.heaviside(x1, 0, out=pos)
+    # d/dx max(0, -x) = -[x < 0]; 0 - H(-x) keeps the zeros positive
+    np.negative(x1, out=neg)
+    np.heaviside(neg, 0, out=neg)
+    np.subtract(0, neg, out=neg)
+    return d
 
 
 def prelu(x, out, weight, axis):
-    w = _channel_weight(x, weight, axis)
-    neg = w * x
+    w = np.asarray(weight)
+    if w.size == 1:
+        return leaky_relu(x, out, float(w.reshape(())))
+    cdt = _slope_compute_dtype(x.dtype, 0.1)  # float16 per-channel products go via float32
+    wb = _channel_weight(x, w, axis, cdt)
+    neg = np.multiply(wb, x, dtype=cdt)
     # 0 * -inf is NaN, but the limit of a*x for a = 0 is 0.
-    np.copyto(neg, 0, where=np.isinf(x) & (w == 0))
-    np.copyto(out, np.where(x > 0, x, neg))
+    np.copyto(neg, 0, where=np.isinf(x) & (wb == 0))
+    np.copyto(out, np.where(x > 0, x, neg), casting="unsafe")
     return out
 
 
-def prelu_d(x, weight, axis):
-    return _slope_derivative(x, _channel_weight(x, weight, axis))
+def prelu_d(x, weight, axis, *, out=None):
+    w = np.asarray(weight)
+    if w.size == 1:
+        return _slope_derivative(x, float(w.reshape(())), _new(x, out))
+    return _slope_derivative(x, _channel_weight(x, w, axis, x.dtype), _new(x, out))
 
 
 def prelu_d_weight(x, weight, axis):
@@ -230,9 +327,10 @@ def prelu_d_weight(x, weight, axis):
     return np.where(x > 0, np.zeros((), x.dtype), x)
 
 
-def _channel_weight(x, weight, axis):
-    w = np.asarray(weight, dtype=x.dtype)
-    if w.size == 1:
+def _channel_weight(x, weight, axis, dtype):
+    """The weight shaped to broadcast along ``axis`` (None: no channel axis, one weight)."""
+    w = np.asarray(weight, dtype=dtype)
+    if w.size == 1 or axis is None:
         return w.reshape(())
     shape = [1] * x.ndim
     shape[axis] = w.size
@@ -242,19 +340,34 @@ def _channel_weight(x, weight, axis):
 def rrelu_slopes(x, lower, upper, training, rng):
     if not training:
         return (lower + upper) / 2
-    return rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
+    slopes = rng.uniform(lower, upper, size=x.shape)
+    if x.dtype != np.float64:
+        # Rounding to the dtype can step outside [lower, upper] (fl32(1/3) > 1/3): clamp to the
+        # representable values inside, when there are any.
+        lo = x.dtype.type(lower)
+        if float(lo) < lower:
+            lo = np.nextafter(lo, x.dtype.type(np.inf))
+        hi = x.dtype.type(upper)
+        if float(hi) > upper:
+            hi = np.nextafter(hi, x.dtype.type(-np.inf))
+        slopes = slopes.astype(x.dtype)
+        if lo <= hi:
+            np.clip(slopes, lo, hi, out=slopes)
+    return slopes
 
 
 def rrelu(x, out, lower, upper, training, rng):
     slopes = rrelu_slopes(x, lower, upper, training, rng)
     if np.ndim(slopes) == 0:
         return leaky_relu(x, out, slopes)
-    np.copyto(out, np.where(x > 0, x, slopes * x))
+    neg = slopes * x
+    np.copyto(neg, 0, where=np.isinf(x) & (slopes == 0))  # limit of a*x for a = 0
+    np.copyto(out, np.where(x > 0, x, neg))
     return out
 
 
-def rrelu_d(x, lower, upper, training, rng):
-    return _slope_derivative(x, rrelu_slopes(x, lower, upper, training, rng))
+def rrelu_d(x, lower, upper, training, rng, *, out=None):
+    return _slope_derivative(x, rrelu_slopes(x, lower, upper, training, rng), _new(x, out))
 
 
 # ----------------------------------------------------------------------------- exponential
@@ -269,14 +382,47 @@ def elu_d(x, alpha):
     return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
 
 
+def _celu_arg(x, alpha):
+    """z + zl = min(x, 0) / alpha in double-double (zl = 0 when alpha is a power of two).
+
+    exp(z) turns the rounding of z into a relative error of |z| ulp: 25 ulp at x = -10 for
+    alpha = 0.3 without the low part.
+    """
+    xn = np.minimum(x, 0)
+    z = xn / alpha
+    if _is_power_of_two(alpha):
+        return z, None
+    zc = np.clip(z, -800.0, 800.0)  # beyond, exp is 0 or inf anyway; keeps the split finite
+    p, e = _two_prod(zc, alpha)
+    zl = ((xn - p) - e) / alpha
+    zl = np.where(np.abs(z) < 800.0, zl, 0.0)
+    return z, zl
+
+
 def celu(x, alpha):
-    # For alpha < 0 the negative branch grows like e^{x/alpha}: overflow to -inf is the limit.
-    neg = alpha * np.expm1(np.minimum(x, 0) / alpha)
+    z, zl = _celu_arg(x, alpha)
+    em1 = np.expm1(z)
+    if zl is not None:
+        em1 = em1 + np.exp(z) * zl
+    neg = alpha * em1
+    if alpha < 0:
+        # alpha * (e^z - 1) with z = x/alpha > 0 overflows in e^z before the product does.
+        big = z > 700.0
+        if big.any():
+            zb = np.minimum(z[big], 800.0)  # e^800 overflows anyway; keeps inf - inf out
+            s, se = _two_sum(zb, np.full_like(zb, math.log(-alpha)))
+            if zl is not None:
+                se = se + zl[big]
+            neg[big] = -(np.exp(s) * (1.0 + se))
     return np.where(x > 0, x, neg)
 
 
 def celu_d(x, alpha):
-    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
+    z, zl = _celu_arg(x, alpha)
+    e = np.exp(z)
+    if zl is not None:
+        e = e * (1.0 + zl)
+    return np.where(x > 0, 1.0, e)
 
 
 def selu(x):
@@ -290,17 +436,44 @@ def selu_d(x):
 
 # ----------------------------------------------------------------------------- gaussian / smooth
 
+# z = -x/sqrt(2) at which GELU switches from erfc(z) to the scaled form exp(-z^2) erfcx(z):
+# above it erfc loses relative precision (scipy's erfc: 18 ulp at z = 5, 0 below 1e-308).
+_GELU_SCALED_FROM = 0.5
 
-def _normal_cdf(x):
-    """Phi(x) = erfc(-x/sqrt2)/2 with the argument carried in double-double.
 
-    A rounded -x/sqrt2 alone costs ~2 z^2 ulp in the tail (25 ulp at x = -5); the first-order
-    term of erfc(zh + zl) = erfc(zh) - 2/sqrt(pi) e^{-zh^2} zl removes it.
+def _gelu_parts(x, derivative: bool):
+    """GELU or its derivative, in two regions of z = -x/sqrt(2) (held as zh + zl).
+
+    z < 0.5 (x > -0.71): Phi = erfc(zh)/2 - e^{-zh^2} zl / sqrt(pi), f = x Phi,
+        f' = Phi + x phi(x).
+    z >= 0.5: with E = e^{-zh^2} (zh^2 = p + e exactly, E = e^{-p} (1 - e)) and
+        S = erfcx(zh)/2 - zl/sqrt(pi), Phi = E S and phi(x) = E (1 - 2 zh zl)/sqrt(2 pi), so
+        f = (x S (1 - e)) e^{-p} and f' = ((S + x (1 - 2 zh zl)/sqrt(2 pi)) (1 - e)) e^{-p}:
+        the only rounding into the subnormal range is the last product.
     """
-    xc = np.clip(x, -40.0, 40.0)  # beyond, Phi is 0 or 1 to double precision
+    xc = np.clip(x, -40.0, 40.0)  # beyond, the result is x (or 1), or underflows to -0
     zh, zl = _two_prod(-xc, _INV_SQRT2[0])
     zl = zl - xc * _INV_SQRT2[1]
-    return 0.5 * _erfc(zh) - _INV_SQRT_PI * np.exp(-zh * zh) * zl
+    out = np.empty_like(x)
+    scaled = zh >= _GELU_SCALED_FROM
+    direct = ~scaled  # includes NaN
+    if direct.any():
+        xa, za, la = xc[direct], zh[direct], zl[direct]
+        phi_cdf = 0.5 * _erfc(za) - _INV_SQRT_PI * np.exp(-za * za) * la
+        if derivative:
+            out[direct] = phi_cdf + xa * _normal_pdf(xa)
+        else:
+            out[direct] = x[direct] * phi_cdf  # x itself: Phi = 1 above 40, x may be inf
+    if scaled.any():
+        xb, zb, lb = xc[scaled], zh[scaled], zl[scaled]
+        p, e = _two_prod(zb, zb)
+        s = 0.5 * _erfcx(zb) - _INV_SQRT_PI * lb
+        if derivative:
+            inner = s + xb * _INV_SQRT_2PI * (1.0 - 2.0 * zb * lb)
+        else:
+            inner = xb * s
+        out[scaled] = (inner * (1.0 - e)) * np.exp(-p)
+    return out
 
 
 def _normal_pdf(x):
@@ -314,18 +487,16 @@ def gelu(x, approximate):
         xc = np.clip(x, -1e4, 1e4)
         s = _gelu_tanh_sigmoid(xc)[0]
         return np.where(x < -1e4, -0.0, x * s)
-    # x*Phi(x) underflows to -0 below -40; the guard also keeps -inf*0 from giving NaN.
-    return np.where(x < -40.0, -0.0, x * _normal_cdf(x))
+    return _gelu_parts(x, derivative=False)
 
 
 def gelu_d(x, approximate):
-    xc = np.clip(x, -40.0, 40.0)
     if approximate == "tanh":
         xc = np.clip(x, -1e4, 1e4)
         s, s_neg = _gelu_tanh_sigmoid(xc)
         dw = _GELU_TANH_K1[0] + 3.0 * _GELU_TANH_K3[0] * xc * xc
         return s + xc * s * s_neg * dw
-    return _normal_cdf(xc) + xc * _normal_pdf(xc)
+    return _gelu_parts(x, derivative=True)
 
 
 def _gelu_tanh_sigmoid(x):
@@ -368,14 +539,30 @@ def tanh_d(x):
     return 4.0 * t / ((1.0 + t) * (1.0 + t))
 
 
+# Below this, sigma(x) = e^x and tanh(softplus(x)) = e^x to double precision, and x e^x is
+# within a factor 1e3 of the subnormal range.
+_EXP_TAIL = -700.0
+
+
+def _exp_tail(x, out, shift):
+    """out = -exp(x + log(-(x + shift))) where x < -700: x e^x (shift 0, the value of SiLU and
+    Mish there) or (1 + x) e^x (shift 1, their derivative), in one rounding."""
+    tail = x < _EXP_TAIL
+    if tail.any():
+        xt = np.maximum(x[tail], -800.0)  # the result is -0 below; keeps -inf out of log
+        s, se = _two_sum(xt, np.log(-(xt + shift)))
+        out[tail] = -(np.exp(s) * (1.0 + se))
+    return out
+
+
 def silu(x):
     xl = np.maximum(x, -800.0)  # x*sigma(x) underflows to -0 there; avoids -inf*0
-    return xl * _sigmoid64(xl)
+    return _exp_tail(x, xl * _sigmoid64(xl), 0.0)
 
 
 def silu_d(x):
     xc = np.clip(x, -800.0, 800.0)
-    return _sigmoid64(xc) * (1.0 + xc * _sigmoid64(-xc))
+    return _exp_tail(x, _sigmoid64(xc) * (1.0 + xc * _sigmoid64(-xc)), 1.0)
 
 
 def _mish_parts(x):
@@ -387,22 +574,45 @@ def _mish_parts(x):
 
 def mish(x):
     xl = np.maximum(x, -800.0)
-    return xl * _mish_parts(xl)[0]
+    return _exp_tail(x, xl * _mish_parts(xl)[0], 0.0)
 
 
 def mish_d(x):
     xc = np.clip(x, -800.0, 800.0)
     ratio, n = _mish_parts(xc)
     n2 = n + 2.0
-    return ratio + xc * _sigmoid64(xc) * (4.0 * (n + 1.0)) / (n2 * n2)
+    return _exp_tail(x, ratio + xc * _sigmoid64(xc) * (4.0 * (n + 1.0)) / (n2 * n2), 1.0)
+
+
+def _softplus_arg(x, beta):
+    """t + tl = beta * x in double-double (tl = None when beta is a power of two).
+
+    log1p(e^t) ~ e^t for t << 0 turns the rounding of beta*x into |t|/2 ulp (100 ulp at
+    t = -200); the low part tl restores it to first order.
+    """
+    t = beta * x
+    if _is_power_of_two(beta):
+        return t, None
+    ok = (np.abs(t) < 800.0) & (np.abs(x) < 1e290)  # elsewhere exp() saturates anyway
+    xs = np.where(ok, x, 0.0)
+    p, e = _two_prod(xs, beta)
+    tl = np.where(ok, (p - t) + e, 0.0)
+    return t, tl
 
 
 def softplus(x, beta, threshold):
-    bx = beta * x
-    soft = np.log1p(np.exp(np.minimum(bx, threshold))) / beta
-    return np.where(bx > threshold, x, soft)
+    t, tl = _softplus_arg(x, beta)
+    # max(t, 0) + log1p(e^{-|t|}) never overflows (threshold may be inf)
+    e = np.exp(-np.abs(t))
+    soft = np.maximum(t, 0.0) + np.log1p(e)
+    if tl is not None:
+        soft = soft + _sigmoid64(t) * tl
+    return np.where(t > threshold, x, soft / beta)
 
 
 def softplus_d(x, beta, threshold):
-    bx = beta * x
-    return np.where(bx > threshold, 1.0, _sigmoid64(bx))
+    t, tl = _softplus_arg(x, beta)
+    s = _sigmoid64(t)
+    if tl is not None:
+        s = s * (1.0 + _sigmoid64(-t) * tl)
+    return np.where(t > threshold, 1.0, s)
