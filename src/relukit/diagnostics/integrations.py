@@ -106,8 +106,8 @@ class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):
         self._step()
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.monitor is not None and any(s.observations for s in self.monitor.report().layers):
-            self._publish(self.monitor.report())
+        if self.monitor is not None and self.monitor.pending:
+            self._publish(self.monitor.report())  # the last, unfinished window
         self._stop()
 
 

@@ -303,10 +303,14 @@ class ActivationMonitor:
 
         Under torch.distributed this is a collective call: all ranks must call it.
         """
-        pending = any(layer.observations for layer in self._layers)
-        if not pending and self.history:
+        if not self.pending and self.history:
             return self.history[-1]
         return self._build(final=False)
+
+    @property
+    def pending(self) -> bool:
+        """Has any monitored module run since the last window closed?"""
+        return any(layer.observations for layer in self._layers)
 
     def dead_fraction_history(self) -> dict[str, list[float]]:
         """Dead fraction per layer, one value per closed window."""
