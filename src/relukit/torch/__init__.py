@@ -1,0 +1,64 @@
+"""relukit's PyTorch layer: the ReLU family with a backward that saves the least it needs.
+
+``relukit.torch.functional`` mirrors ``torch.nn.functional`` and the modules here mirror
+``torch.nn`` (same names, signatures and state_dicts); forward values are torch's. What each
+backward keeps is tabled in ``relukit.torch.functional``; ``saved_tensor_bytes`` measures it.
+"""
+
+try:
+    import torch as _torch  # noqa: F401
+except ImportError as e:  # pragma: no cover - exercised without torch installed
+    raise ImportError(
+        "relukit.torch needs PyTorch: pip install relukit[torch]"
+    ) from e
+
+from . import functional
+from .autograd import saved_tensor_bytes
+from .modules import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    CReLU,
+    Hardtanh,
+    LeakyReLU,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    RReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Tanh,
+)
+
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "SELU",
+    "CReLU",
+    "Hardtanh",
+    "LeakyReLU",
+    "Mish",
+    "PReLU",
+    "ReLU",
+    "ReLU6",
+    "RReLU",
+    "Sigmoid",
+    "SiLU",
+    "Softplus",
+    "Tanh",
+    "functional",
+    "saved_tensor_bytes",
+]
+
+
+def __getattr__(name: str):
+    # convert() lives in a sibling module that imports this package: load it on first use.
+    if name == "convert":
+        from .convert import convert
+
+        return convert
+    raise AttributeError(f"module 'relukit.torch' has no attribute {name!r}")

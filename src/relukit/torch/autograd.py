@@ -1,0 +1,411 @@
+"""The lean autograd functions behind ``relukit.torch.functional``, and ``saved_tensor_bytes``.
+
+Each function saves for backward the least that gives torch's gradient (see the table in
+``relukit.torch``). Everything saved goes through ``ctx.save_for_backward`` so that
+``saved_tensors_hooks`` see it and autograd's version counter catches a saved output that is
+modified in place later.
+
+Forward values come from torch's own kernels, so they are bitwise torch's. Backward values:
+piecewise-linear functions call torch's own backward kernels with the unpacked 1-bit mask in
+place of the input, so they are bitwise torch's; elu/celu/selu compute f' from the output
+exactly as torch's in-place ELU does (bitwise equal to it, within rounding of alpha of the
+out-of-place ELU's ``alpha * exp(x)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from . import packing
+
+_aten = torch.ops.aten
+
+
+def needs_grad(*tensors: torch.Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in tensors
+    )
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def _pack_alive(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
+    """Pack the flag ``not dead(x)`` (1 bit per element, NaN counts as alive when ``dead``
+    is a ``<=``/``>=`` comparison, as in torch's backward kernels)."""
+    if packing.blocked_ok(x):
+        return packing.pack_alive_blocked(x, dead)
+    flags = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+    dead(x, flags)
+    return packing.pack_mask(~flags)
+
+
+def _dead_le(threshold: float):
+    def dead(x, out):
+        torch.le(x, threshold, out=out)
+
+    return dead
+
+
+def _dead_ge(threshold: float):
+    def dead(x, out):
+        torch.ge(x, threshold, out=out)
+
+    return dead
+
+
+def _dead_unless_gt(threshold: float):
+    """not x > threshold: torch's leaky_relu/prelu backward (NaN takes the slope side)."""
+
+    def dead(x, out):
+        torch.gt(x, threshold, out=out)
+        out.logical_not_()
+
+    return dead
+
+
+def _dead_outside(lo: float, hi: float):
+    """not lo < x < hi: torch's hardtanh_backward zero region. NaN counts as dead, as in
+    torch's vectorised kernel (its scalar tail loop, used for the last < 16 elements of a
+    tensor, lets NaN through: torch itself is inconsistent there)."""
+
+    def dead(x, out):
+        torch.gt(x, lo, out=out)
+        out &= x < hi
+        out.logical_not_()
+
+    return dead
+
+
+def _select(grad: torch.Tensor, packed: torch.Tensor, blocked_kernel, portable) -> torch.Tensor:
+    """Backward of a masked function: the blocked CPU kernel when it applies and no graph of
+    the backward is wanted (``out=`` kernels are not differentiable), else the portable one."""
+    if not torch.is_grad_enabled() and packing.blocked_ok(grad):
+        return packing.select_blocked(grad, packed, blocked_kernel)
+    alive = packing.unpack_mask(packed, grad.numel()).view(grad.shape)
+    return portable(grad, alive)
+
+
+def _zero_where_dead(grad, packed):
+    def kernel(g, flags, out):
+        _aten.threshold_backward.grad_input(g, flags, 0, grad_input=out)
+
+    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, 0))
+
+
+def _slope_where_dead(grad, packed, slope: float):
+    def kernel(g, flags, out):
+        _aten.leaky_relu_backward.grad_input(g, flags, slope, False, grad_input=out)
+
+    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, g * slope))
+
+
+def _contiguous_grad(grad: torch.Tensor) -> torch.Tensor:
+    return grad if grad.is_contiguous() else grad.contiguous()
+
+
+# ----------------------------------------------------------------------------- piecewise linear
+
+
+class ReLUFunction(torch.autograd.Function):
+    """relu: saves 1 bit (x > 0, NaN counted as alive as in torch's threshold_backward)."""
+
+    @staticmethod
+    def forward(ctx, x, inplace: bool):
+        packed = _pack_alive(x, _dead_le(0.0))
+        if inplace:
+            ctx.mark_dirty(x)
+            y = torch.relu_(x)
+        else:
+            y = torch.relu(x)
+        ctx.save_for_backward(packed)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (packed,) = ctx.saved_tensors
+        return _zero_where_dead(_contiguous_grad(grad), packed), None
+
+
+class LeakyReLUFunction(torch.autograd.Function):
+    """leaky_relu (and rrelu in eval mode): 1 bit, x > 0 as torch's leaky_relu_backward."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope: float, inplace: bool):
+        packed = _pack_alive(x, _dead_unless_gt(0.0))
+        if inplace:
+            ctx.mark_dirty(x)
+            y = torch.nn.functional.leaky_relu(x, negative_slope, inplace=True)
+        else:
+            y = torch.nn.functional.leaky_relu(x, negative_slope)
+        ctx.negative_slope = negative_slope
+        ctx.save_for_backward(packed)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (packed,) = ctx.saved_tensors
+        g = _slope_where_dead(_contiguous_grad(grad), packed, ctx.negative_slope)
+        return g, None, None
+
+
+class HardtanhFunction(torch.autograd.Function):
+    """hardtanh and relu6: 1 bit, min_val < x < max_val (or NaN) as torch's hardtanh_backward."""
+
+    @staticmethod
+    def forward(ctx, x, min_val: float, max_val: float, inplace: bool):
+        packed = _pack_alive(x, _dead_outside(min_val, max_val))
+        if inplace:
+            ctx.mark_dirty(x)
+            y = torch.nn.functional.hardtanh(x, min_val, max_val, inplace=True)
+        else:
+            y = torch.nn.functional.hardtanh(x, min_val, max_val)
+        ctx.save_for_backward(packed)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (packed,) = ctx.saved_tensors
+        return _zero_where_dead(_contiguous_grad(grad), packed), None, None, None
+
+
+class CReLUFunction(torch.autograd.Function):
+    """crelu = cat(relu(x), relu(-x)): 2 bits per input element, 1 per output element.
+
+    One bit per input cannot tell x == 0 (both halves dead) from x < 0 (the second alive).
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim: int):
+        pos = _pack_alive(x, _dead_le(0.0))
+        neg = _pack_alive(x, _dead_ge(0.0))  # relu(-x) is dead where -x <= 0
+        y = torch.cat((torch.relu(x), torch.relu(-x)), dim)
+        ctx.dim = dim
+        ctx.save_for_backward(pos, neg)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        pos, neg = ctx.saved_tensors
+        g_pos, g_neg = (_contiguous_grad(g) for g in grad.chunk(2, ctx.dim))
+        return _zero_where_dead(g_pos, pos) - _zero_where_dead(g_neg, neg), None
+
+
+class PReLUFunction(torch.autograd.Function):
+    """prelu: 1 bit for the input's gradient; the weight's needs x on the negative side, which
+    is recovered from the output: sum(grad * x) = sum(grad * y) / weight per channel (within
+    rounding). Where a weight is exactly 0 the output has lost x, so the input is saved."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        packed = _pack_alive(x, _dead_unless_gt(0.0))
+        y = torch.nn.functional.prelu(x, weight)
+        ctx.weight_grad = ctx.needs_input_grad[1]
+        ctx.from_input = ctx.weight_grad and bool((weight == 0).any())
+        if not ctx.weight_grad:
+            ctx.save_for_backward(packed, weight)
+        elif ctx.from_input:
+            ctx.save_for_backward(packed, weight, x)
+        else:
+            ctx.save_for_backward(packed, weight, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        packed, weight, *rest = ctx.saved_tensors
+        grad = _contiguous_grad(grad)
+        shape = _weight_view_shape(grad, weight)
+        w = weight.view(shape)
+        alive = packing.unpack_mask(packed, grad.numel()).view(grad.shape)
+        grad_x = torch.where(alive, grad, w * grad)
+        grad_w = None
+        if ctx.weight_grad:
+            (saved,) = rest
+            dims = [d for d in range(grad.dim()) if shape[d] == 1 or weight.numel() == 1]
+            contrib = torch.where(alive, 0, grad * saved)
+            total = contrib.sum(dim=dims) if dims else contrib
+            total = total.reshape(weight.shape)
+            grad_w = total if ctx.from_input else total / weight
+        return grad_x, grad_w
+
+
+def _weight_view_shape(x: torch.Tensor, weight: torch.Tensor) -> list[int]:
+    # torch.prelu: one weight for all, or one per channel along dim 1 (x.dim() >= 2)
+    shape = [1] * x.dim()
+    if weight.numel() > 1:
+        shape[1] = weight.numel()
+    return shape
+
+
+class RReLUTrainFunction(torch.autograd.Function):
+    """rrelu in training: 1 bit plus the generator state; the slopes are drawn again in
+    backward by torch's own kernel from the saved state and the sign pattern, so they are
+    the forward's slopes bit for bit."""
+
+    @staticmethod
+    def forward(ctx, x, lower: float, upper: float, inplace: bool):
+        gen = _default_generator(x.device)
+        state = gen.get_state()
+        packed = _pack_alive(x, _dead_le(0.0))
+        noise = torch.empty_like(x)
+        if inplace:
+            ctx.mark_dirty(x)
+            y = _aten.rrelu_with_noise_(x, noise, lower, upper, True)
+        else:
+            y = _aten.rrelu_with_noise(x, noise, lower, upper, True)
+        del noise
+        ctx.lower, ctx.upper = lower, upper
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        ctx.save_for_backward(packed, state)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        packed, state = ctx.saved_tensors
+        alive = packing.unpack_mask(packed, grad.numel()).view(ctx.shape)
+        # torch draws a slope only where x <= 0: a stand-in with x's sign pattern replays it.
+        stand_in = torch.where(alive, 1.0, -1.0).to(ctx.dtype)
+        gen = torch.Generator(device=grad.device)
+        gen.set_state(state)
+        noise = torch.empty_like(stand_in)
+        _aten.rrelu_with_noise(stand_in, noise, ctx.lower, ctx.upper, True, gen)
+        return noise * grad, None, None, None
+
+
+def _default_generator(device: torch.device) -> torch.Generator:
+    if device.type == "cuda":
+        return torch.cuda.default_generators[device.index or torch.cuda.current_device()]
+    if device.type == "cpu":
+        return torch.default_generator
+    raise NotImplementedError(f"rrelu(training=True): no generator state for {device.type}")
+
+
+# ----------------------------------------------------------------------------- output-based
+
+
+class ELUFunction(torch.autograd.Function):
+    """elu, celu, selu (torch's ``elu(x, alpha, scale, input_scale)``): saves only the output.
+
+    With ``alpha >= 0`` (elu), any alpha (celu) and selu, ``y <= 0`` exactly where ``x <= 0``,
+    so torch's in-place backward ``elu_backward(..., is_result=True, y)`` is exact and nothing
+    beyond the output is kept. elu with ``alpha < 0`` maps x <= 0 to y >= 0: a 1-bit mask of
+    x <= 0 is saved as well.
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha: float, scale: float, input_scale: float, inplace: bool):
+        packed = None
+        if not _region_from_output(alpha, input_scale):
+            # x > 0; NaN goes to the exp side, whose NaN torch's vectorised kernel returns
+            packed = _pack_alive(x, _dead_unless_gt(0.0))
+        if inplace:
+            ctx.mark_dirty(x)
+            y = _aten.elu_(x, alpha, scale, input_scale)
+        else:
+            y = _aten.elu(x, alpha, scale, input_scale)
+        ctx.coef = (alpha, scale, input_scale)
+        if packed is None:
+            ctx.save_for_backward(y)
+        else:
+            ctx.save_for_backward(y, packed)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, *packed = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.coef
+        if not packed and alpha >= 0:
+            g = _aten.elu_backward(grad, alpha, scale, input_scale, True, y)
+        else:  # torch's kernel refuses a negative alpha with is_result=True
+            if packed:
+                positive = packing.unpack_mask(packed[0], grad.numel()).view(grad.shape)
+            else:
+                positive = y > 0
+            negative = grad * input_scale * (y + alpha * scale)
+            g = torch.where(positive, grad * scale, negative)
+        return g, None, None, None, None
+
+
+def _region_from_output(alpha: float, input_scale: float) -> bool:
+    # x <= 0  =>  y = alpha*scale*(exp(x*input_scale) - 1) <= 0 unless alpha*input_scale < 0
+    return alpha * input_scale >= 0
+
+
+# ----------------------------------------------------------------------------- k-bit
+
+
+class KBitFunction(torch.autograd.Function):
+    """gelu/silu/mish with a k-bit code of f' (``relukit.torch.fewbit``): k bits per element."""
+
+    @staticmethod
+    def forward(ctx, x, name: str, approximate: str, boundaries, interval_codes, levels, bits: int):
+        if name == "gelu":
+            y = torch.nn.functional.gelu(x, approximate=approximate)
+        elif name == "silu":
+            y = torch.nn.functional.silu(x)
+        else:
+            y = torch.nn.functional.mish(x)
+        idx = torch.bucketize(x, boundaries.to(x.dtype), out_int32=True)
+        codes = interval_codes[idx]
+        ctx.bits, ctx.shape = bits, x.shape
+        ctx.save_for_backward(packing.pack_codes(codes, bits), levels)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "relukit: double backward through a bits=k activation is not supported: its "
+                "k-bit derivative is piecewise constant. Use bits=None for higher derivatives."
+            )
+        packed, levels = ctx.saved_tensors
+        codes = packing.unpack_codes(packed, grad.numel(), ctx.bits)
+        d = levels.to(grad.dtype)[codes.int()].view(ctx.shape)
+        return grad * d, None, None, None, None, None, None
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def saved_tensor_bytes(model_or_fn, *inputs, **kwargs) -> int:
+    """Bytes of the tensors autograd saves for backward during ``model_or_fn(*inputs)``.
+
+    Counts every tensor passed to autograd's saved-tensor hooks while the call runs in grad
+    mode (``torch.autograd.graph.saved_tensors_hooks``), by storage: tensors that share a
+    storage (views, an output saved by two ops) count once, with the storage's full size.
+    Not counted: storages of parameters and buffers of ``model_or_fn`` when it is an
+    ``nn.Module``, and of any ``nn.Parameter`` (they are kept anyway). Counted: everything else,
+    including the inputs and the outputs when an op saves them, so for a single activation
+    ``relu``-like functions report their packed mask and output-saving ones report the output;
+    pass ``exclude=[tensors]`` to leave more storages out. Non-tensor state kept on an autograd
+    ``ctx`` (e.g. Python floats) is not a tensor and is not counted; rrelu's generator state is
+    saved as a tensor and is.
+    """
+    exclude = kwargs.pop("exclude", ())
+    if kwargs:
+        raise TypeError(f"saved_tensor_bytes: unexpected keyword(s) {sorted(kwargs)}")
+    kept: set[tuple] = set()
+    if isinstance(model_or_fn, nn.Module):
+        for t in (*model_or_fn.parameters(), *model_or_fn.buffers()):
+            kept.add(_storage_key(t))
+    for t in exclude:
+        kept.add(_storage_key(t))
+    seen: dict[tuple, torch.Tensor] = {}  # holding them keeps storages from being reused
+
+    def pack(t: torch.Tensor):
+        key = _storage_key(t)
+        if key not in kept and not isinstance(t, nn.Parameter):
+            seen[key] = t
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model_or_fn(*inputs)
+    return sum(t.untyped_storage().nbytes() for t in seen.values())
+
+
+def _storage_key(t: torch.Tensor) -> tuple:
+    s = t.untyped_storage()
+    return (t.device.type, t.device.index, s.data_ptr(), s.nbytes())

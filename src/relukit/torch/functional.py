@@ -1,0 +1,284 @@
+"""Drop-in replacements for ``torch.nn.functional``'s activations with a lean backward.
+
+Same names, parameters and forward values as torch (defaults from ``relukit.catalogue``).
+When no gradient is needed the call is torch's own function; otherwise an autograd function
+from ``relukit.torch.autograd`` saves only what the exact gradient needs:
+
+==================================  ==============================================
+function                            saved for backward beyond the output
+==================================  ==============================================
+relu, leaky_relu, relu6, hardtanh   1 bit per element
+crelu                               1 bit per output element (2 per input element)
+prelu                               1 bit (+ the output, for the weight's gradient)
+rrelu (training)                    1 bit + the generator state (~5 KB per call)
+elu (alpha >= 0), celu, selu        nothing (f' from the output); elu alpha < 0: 1 bit
+gelu, silu, mish (bits=None)        the input, as torch
+gelu, silu, mish (bits=k)           k bits per element (approximate gradient)
+softplus                            the input, as torch
+sigmoid, tanh                       nothing (torch already uses the output)
+==================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import catalogue
+from .._numpy_impl import SELU_ALPHA as _SELU_ALPHA
+from .._numpy_impl import SELU_SCALE as _SELU_SCALE
+from . import autograd as _ag
+
+__all__ = [
+    "relu", "leaky_relu", "prelu", "rrelu", "relu6", "crelu", "elu", "celu", "selu",
+    "hardtanh", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh",
+]
+
+
+def _defaults(name: str) -> dict:
+    return catalogue.get(name).defaults
+
+
+_LEAKY = _defaults("leaky_relu")
+_RRELU = _defaults("rrelu")
+_ELU = _defaults("elu")
+_CELU = _defaults("celu")
+_HARDTANH = _defaults("hardtanh")
+_GELU = _defaults("gelu")
+_SOFTPLUS = _defaults("softplus")
+# ReLU6 is hardtanh between its breakpoints.
+_RELU6_MIN, _RELU6_MAX = catalogue.get("relu6").breakpoints()
+
+
+def _bind(name: str, **params) -> dict:
+    return catalogue.get(name).bind((), params)
+
+
+def _check_tensor(name: str, x) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: x must be a torch.Tensor, got {type(x).__name__}")
+
+
+def _check_inplace(name: str, inplace) -> None:
+    if not isinstance(inplace, bool):
+        raise TypeError(f"{name}: inplace must be True or False, got {inplace!r}")
+
+
+# ----------------------------------------------------------------------------- piecewise linear
+
+
+def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """max(0, x); backward keeps 1 bit per element."""
+    _check_tensor("relu", x)
+    _check_inplace("relu", inplace)
+    if _ag.needs_grad(x):
+        return _ag.ReLUFunction.apply(x, inplace)
+    return torch.relu_(x) if inplace else torch.relu(x)
+
+
+def leaky_relu(
+    x: torch.Tensor, negative_slope: float = _LEAKY["negative_slope"], inplace: bool = False
+) -> torch.Tensor:
+    """x if x > 0 else negative_slope * x; backward keeps 1 bit per element."""
+    _check_tensor("leaky_relu", x)
+    _check_inplace("leaky_relu", inplace)
+    p = _bind("leaky_relu", negative_slope=negative_slope)
+    slope = float(p["negative_slope"])
+    if _ag.needs_grad(x):
+        return _ag.LeakyReLUFunction.apply(x, slope, inplace)
+    return F.leaky_relu(x, slope, inplace=inplace)
+
+
+def hardtanh(
+    x: torch.Tensor,
+    min_val: float = _HARDTANH["min_val"],
+    max_val: float = _HARDTANH["max_val"],
+    inplace: bool = False,
+) -> torch.Tensor:
+    """clamp(x, min_val, max_val); backward keeps 1 bit per element."""
+    _check_tensor("hardtanh", x)
+    _check_inplace("hardtanh", inplace)
+    p = _bind("hardtanh", min_val=min_val, max_val=max_val)
+    lo, hi = float(p["min_val"]), float(p["max_val"])
+    if _ag.needs_grad(x):
+        return _ag.HardtanhFunction.apply(x, lo, hi, inplace)
+    return F.hardtanh(x, lo, hi, inplace=inplace)
+
+
+def relu6(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """min(max(0, x), 6); backward keeps 1 bit per element."""
+    _check_tensor("relu6", x)
+    _check_inplace("relu6", inplace)
+    if _ag.needs_grad(x):
+        return _ag.HardtanhFunction.apply(x, float(_RELU6_MIN), float(_RELU6_MAX), inplace)
+    return F.relu6(x, inplace=inplace)
+
+
+def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """cat(relu(x), relu(-x)) along ``dim``; backward keeps 1 bit per output element."""
+    _check_tensor("crelu", x)
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"crelu: dim must be an int, got {dim!r}")
+    ndim = max(x.dim(), 1)
+    if not -ndim <= dim < ndim:
+        raise ValueError(
+            f"crelu: dim={dim} is out of range for an input with {x.dim()} dimension(s); "
+            f"valid: {-ndim} .. {ndim - 1}"
+        )
+    if x.dim() == 0:
+        x = x.reshape(1)
+    if _ag.needs_grad(x):
+        return _ag.CReLUFunction.apply(x, dim)
+    return torch.cat((torch.relu(x), torch.relu(-x)), dim)
+
+
+def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x if x > 0 else weight * x, one weight or one per channel (dim 1)."""
+    _check_tensor("prelu", x)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(
+            f"prelu: weight must be a torch.Tensor (1 element or one per channel), got "
+            f"{type(weight).__name__}"
+        )
+    if weight.dim() > 1:
+        raise ValueError(f"prelu: weight must be 0-D or 1-D, got shape {tuple(weight.shape)}")
+    if weight.numel() != 1:
+        channels = x.shape[1] if x.dim() >= 2 else None
+        if channels != weight.numel():
+            raise ValueError(
+                f"prelu: weight has {weight.numel()} elements; valid: 1 or the size of dim 1 "
+                f"of x ({channels if channels is not None else 'x has no dim 1'})"
+            )
+    if _ag.needs_grad(x, weight) and x.dim() > 0:
+        return _ag.PReLUFunction.apply(x, weight)
+    return F.prelu(x, weight)
+
+
+def rrelu(
+    x: torch.Tensor,
+    lower: float = _RRELU["lower"],
+    upper: float = _RRELU["upper"],
+    training: bool = False,
+    inplace: bool = False,
+) -> torch.Tensor:
+    """Randomized leaky ReLU; in training the slopes are redrawn in backward, not saved."""
+    _check_tensor("rrelu", x)
+    _check_inplace("rrelu", inplace)
+    p = _bind("rrelu", lower=lower, upper=upper, training=training)
+    lo, hi = float(p["lower"]), float(p["upper"])
+    if not _ag.needs_grad(x):
+        return F.rrelu(x, lo, hi, bool(training), inplace)
+    if training:
+        return _ag.RReLUTrainFunction.apply(x, lo, hi, inplace)
+    # torch's eval mode: leaky_relu with the mean slope
+    return _ag.LeakyReLUFunction.apply(x, (lo + hi) / 2, inplace)
+
+
+# ----------------------------------------------------------------------------- exponential
+
+
+def _elu_family(name, x, alpha, scale, input_scale, inplace, torch_fn):
+    _check_tensor(name, x)
+    _check_inplace(name, inplace)
+    if _ag.needs_grad(x):
+        return _ag.ELUFunction.apply(x, alpha, scale, input_scale, inplace)
+    return torch_fn()
+
+
+def elu(x: torch.Tensor, alpha: float = _ELU["alpha"], inplace: bool = False) -> torch.Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1); backward keeps the output only (alpha >= 0)."""
+    a = float(_bind("elu", alpha=alpha)["alpha"])
+    return _elu_family("elu", x, a, 1.0, 1.0, inplace, lambda: F.elu(x, a, inplace))
+
+
+def celu(x: torch.Tensor, alpha: float = _CELU["alpha"], inplace: bool = False) -> torch.Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); backward keeps the output only."""
+    a = float(_bind("celu", alpha=alpha)["alpha"])
+    return _elu_family("celu", x, a, 1.0, 1.0 / a, inplace, lambda: F.celu(x, a, inplace))
+
+
+
+
+def selu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants; keeps the output only."""
+    return _elu_family(
+        "selu", x, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, lambda: F.selu(x, inplace)
+    )
+
+
+# ----------------------------------------------------------------------------- smooth
+
+
+_CODEBOOKS: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def _codebook_tensors(name: str, approximate: str, bits: int, device: torch.device):
+    key = (name, approximate, bits, device)
+    if key not in _CODEBOOKS:
+        from .fewbit import get_codebook
+
+        cb = get_codebook(name, bits, approximate)
+        _CODEBOOKS[key] = (
+            torch.tensor(cb.boundaries, dtype=torch.float64, device=device),
+            torch.tensor(cb.interval_codes, dtype=torch.uint8, device=device),
+            torch.tensor(cb.levels, dtype=torch.float64, device=device),
+        )
+    return _CODEBOOKS[key]
+
+
+def _check_bits(name: str, bits) -> None:
+    if bits is None:
+        return
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+        raise ValueError(f"{name}: invalid bits={bits!r}; valid values: None or an int 1..8")
+
+
+def _smooth(name: str, x, approximate: str, bits, inplace: bool, torch_fn):
+    _check_tensor(name, x)
+    _check_inplace(name, inplace)
+    _check_bits(name, bits)
+    if bits is None or not _ag.needs_grad(x):
+        return torch_fn()
+    if inplace:
+        raise ValueError(f"{name}: inplace=True is supported only with bits=None")
+    boundaries, codes, levels = _codebook_tensors(name, approximate, bits, x.device)
+    return _ag.KBitFunction.apply(x, name, approximate, boundaries, codes, levels, bits)
+
+
+def gelu(x: torch.Tensor, approximate: str = _GELU["approximate"], bits: int | None = None):
+    """x * Phi(x) (or its tanh form). ``bits=k`` saves a k-bit code of f' instead of x."""
+    approx = _bind("gelu", approximate=approximate)["approximate"]
+    return _smooth("gelu", x, approx, bits, False, lambda: F.gelu(x, approximate=approx))
+
+
+def silu(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
+    """x * sigmoid(x). ``bits=k`` saves a k-bit code of f' instead of x."""
+    return _smooth("silu", x, "none", bits, inplace, lambda: F.silu(x, inplace=inplace))
+
+
+def mish(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
+    """x * tanh(softplus(x)). ``bits=k`` saves a k-bit code of f' instead of x."""
+    return _smooth("mish", x, "none", bits, inplace, lambda: F.mish(x, inplace=inplace))
+
+
+def softplus(
+    x: torch.Tensor,
+    beta: float = _SOFTPLUS["beta"],
+    threshold: float = _SOFTPLUS["threshold"],
+) -> torch.Tensor:
+    """log(1 + exp(beta x)) / beta, linear above ``threshold``; torch's function."""
+    _check_tensor("softplus", x)
+    p = _bind("softplus", beta=beta, threshold=threshold)
+    return F.softplus(x, p["beta"], p["threshold"])
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-x)); torch's function (its backward already uses the output)."""
+    _check_tensor("sigmoid", x)
+    return torch.sigmoid(x)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x); torch's function (its backward already uses the output)."""
+    _check_tensor("tanh", x)
+    return torch.tanh(x)
