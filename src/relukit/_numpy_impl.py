@@ -485,25 +485,31 @@ def _normal_pdf(x):
 def gelu(x, approximate):
     if approximate == "tanh":
         xc = np.clip(x, -1e4, 1e4)
-        s = _gelu_tanh_sigmoid(xc)[0]
-        return np.where(x < -1e4, -0.0, x * s)
+        wh, wl = _gelu_tanh_w(xc)
+        s = _sigmoid64(wh) * (1.0 + _sigmoid64(-wh) * wl)
+        out = np.where(x < -1e4, -0.0, x * s)
+        return _gelu_tanh_tail(xc, wh, wl, out, None)
     return _gelu_parts(x, derivative=False)
 
 
 def gelu_d(x, approximate):
     if approximate == "tanh":
         xc = np.clip(x, -1e4, 1e4)
-        s, s_neg = _gelu_tanh_sigmoid(xc)
+        wh, wl = _gelu_tanh_w(xc)
+        sig, sig_neg = _sigmoid64(wh), _sigmoid64(-wh)
+        # sigma(wh + wl) = sigma(wh) * (1 + sigma(-wh) * wl) to first order
+        s, s_neg = sig * (1.0 + sig_neg * wl), sig_neg * (1.0 - sig * wl)
         dw = _GELU_TANH_K1[0] + 3.0 * _GELU_TANH_K3[0] * xc * xc
-        return s + xc * s * s_neg * dw
+        return _gelu_tanh_tail(xc, wh, wl, s + xc * s * s_neg * dw, dw)
     return _gelu_parts(x, derivative=True)
 
 
-def _gelu_tanh_sigmoid(x):
-    """sigma(w), sigma(-w) for w = 2*sqrt(2/pi)*(x + 0.044715 x^3), w in double-double.
+def _gelu_tanh_w(x):
+    """w = 2*sqrt(2/pi)*(x + 0.044715 x^3) = wh + wl in double-double.
 
-    0.5x(1+tanh u) = x*sigma(2u) avoids 1+tanh(u) cancelling for u << 0; the double-double w
-    keeps the exp() in sigma from amplifying the rounding of the cubic (|w| ulp otherwise).
+    0.5x(1+tanh u) = x*sigma(2u) = x*sigma(w) avoids 1+tanh(u) cancelling for u << 0; the
+    double-double w keeps the exp() in sigma from amplifying the rounding of the cubic (|w| ulp
+    otherwise).
     """
     s, se = _two_prod(x, x)
     t, te = _two_prod(x, s)
@@ -513,11 +519,20 @@ def _gelu_tanh_sigmoid(x):
     b, be = _two_prod(x, _GELU_TANH_K1[0])
     be = be + _GELU_TANH_K1[1] * x
     wh, wl = _two_sum(a, b)
-    wl = wl + ae + be
-    sig = _sigmoid64(wh)
-    sig_neg = _sigmoid64(-wh)
-    # sigma(wh + wl) = sigma(wh) * (1 + sigma(-wh) * wl) to first order
-    return sig * (1.0 + sig_neg * wl), sig_neg * (1.0 - sig * wl)
+    return wh, wl + ae + be
+
+
+def _gelu_tanh_tail(x, wh, wl, out, dw):
+    """Where w < -700 (x < -21.2), sigma(w) = e^w: the value x e^w and the derivative
+    (1 + x w') e^w as one exp of a double-double exponent. x * sigma(w) would multiply the
+    subnormal rounding of e^w by |x| (by |x w'| ~ 2000 for the derivative)."""
+    tail = wh < _EXP_TAIL
+    if tail.any():
+        xt = x[tail]
+        factor = -xt if dw is None else -(1.0 + xt * dw[tail])
+        s, se = _two_sum(wh[tail], np.log(factor))
+        out[tail] = -(np.exp(s) * (1.0 + se + wl[tail]))
+    return out
 
 
 def sigmoid(x):
