@@ -15,7 +15,6 @@ the active region, the incoming weights are the cause.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -61,7 +60,6 @@ def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
     died_at = counts["last_active"][dead] + 1  # 0: never active since monitoring began
     producer = stats.producer
     history = monitor.update_history(producer) if producer else None
-    weight_norm = monitor.param_norm(producer) if history else None
     lines = []
     groups = Counter(died_at.tolist()).most_common()
     shown = sorted(groups[:MAX_GROUPS])
@@ -70,7 +68,7 @@ def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
             lines.append(f"{n} units of layer {stats.name} never fired since monitoring began")
             continue
         head = f"{n} units of layer {stats.name} died at step {step}"
-        lines.append(head + _update_clause(history, step - 1, weight_norm))
+        lines.append(head + _update_clause(history, step - 1))
     rest = sum(n for _, n in groups[MAX_GROUPS:])
     if rest:
         lines.append(f"{rest} more units of layer {stats.name} died at "
@@ -79,20 +77,20 @@ def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
     return lines
 
 
-def _update_clause(history, step: int, weight_norm: float | None) -> str:
+def _update_clause(history, step: int) -> str:
     if history is None:
         return " (pass optimizer= to the monitor to see the update that killed them)"
-    updates, lrs = history
+    updates = history["size"]
     if step >= len(updates):
         return ""
-    size, lr = updates[step], lrs[step]
+    size, lr = updates[step], history["lr"][step]
     lr_text = f" (lr {lr:.3g})" if lr == lr else ""
     if not math.isfinite(size):
         return (f", right after a non-finite update{lr_text}: the learning rate is too high for "
                 f"this layer (the loss diverged)")
-    previous = [u for u in updates[:step] if u > 0]
-    ratio = size / statistics.median(previous) if len(previous) >= 3 else None
-    relative = size / weight_norm if weight_norm else None
+    previous = updates[:step][updates[:step] > 0]
+    ratio = float(size / np.median(previous)) if len(previous) >= 3 else None
+    relative = float(history["relative"][step])
     details = [f"lr {lr:.3g}"] if lr == lr else []
     if relative is not None:
         details.insert(0, f"{relative:.2g} of the weights' norm")

@@ -33,7 +33,45 @@ from .kinds import DEFAULT_SATURATION_MARGIN, ActivationSpec, resolve_unit_dim, 
 from .report import LayerStats, MonitorReport
 from .tracing import GraphRecorder, Topology
 
-_INT = torch.int64
+SAMPLED_ROWS = 16
+
+
+class _Series:
+    """A growing (kinds, steps, layers) float array: appends amortised O(1), columns O(1)."""
+
+    def __init__(self, kinds: int, layers: int):
+        self._data = np.zeros((kinds, 64, layers))
+        self._n = 0
+
+    def extend(self, block: np.ndarray) -> None:  # block: (kinds, steps, layers)
+        steps = block.shape[1]
+        if self._n + steps > self._data.shape[1]:
+            grown = np.zeros((self._data.shape[0], 2 * (self._n + steps), self._data.shape[2]))
+            grown[:, :self._n] = self._data[:, :self._n]
+            self._data = grown
+        self._data[:, self._n:self._n + steps] = block
+        self._n += steps
+
+    def column(self, layer: int) -> np.ndarray:
+        return self._data[:, :self._n, layer]
+
+
+def _sample_rows(p: torch.Tensor) -> torch.Tensor | None:
+    """Evenly spaced rows whose change stands for the whole parameter's (None: all rows)."""
+    if p.dim() == 0 or p.shape[0] <= SAMPLED_ROWS:
+        return None
+    return torch.linspace(0, p.shape[0] - 1, SAMPLED_ROWS, device=p.device).round().long()
+
+
+def _active_indicator(y: torch.Tensor, spec: ActivationSpec) -> torch.Tensor:
+    """1 where ``low < y < high`` (the unit passes gradient), else 0, as floats."""
+    if spec.zero_floor:
+        return torch.sign(y)  # y >= 0 here
+    if spec.high is None:
+        return (y - spec.low).clamp_(min=0).sign_()
+    if spec.low is None:
+        return (spec.high - y).clamp_(min=0).sign_()
+    return torch.minimum(y - spec.low, spec.high - y).clamp_(min=0).sign_()
 
 
 class _Layer:
@@ -51,19 +89,28 @@ class _Layer:
         self.unit_dim = unit_dim
         self.units = y.shape[unit_dim]
         self.dims = tuple(d for d in range(y.ndim) if d != unit_dim)
-        zeros = torch.zeros(self.units, dtype=_INT, device=y.device)
-        self.step_active = zeros.clone()
-        self.active = zeros.clone()
-        self.last_active = torch.full_like(zeros, -1)
-        self.negative = zeros.clone() if self.spec.kind == "signed" else None
-        self.zeros = torch.zeros((), dtype=_INT, device=y.device)
+        window = torch.zeros(self.units, dtype=torch.float64, device=y.device)
+        # Counts are sums of 0/1 floats: CPU reductions of bool tensors are several times
+        # slower. float32 is exact per step up to 2**24 outputs per unit; windows use float64.
+        self.step_active = torch.zeros(self.units, dtype=torch.float32, device=y.device)
+        self.active = window.clone()
+        self.last_active = torch.full((self.units,), -1, dtype=torch.int64, device=y.device)
+        self.negative = window.clone() if self.spec.kind == "signed" else None
+        self.zeros = torch.zeros((), dtype=torch.float64, device=y.device)
         self.pre_max = None
         if self.spec.kind == "gate" and self.spec.low is not None:
             self.pre_max = torch.full((self.units,), -torch.inf, dtype=torch.float32,
                                       device=y.device)
 
-    def reduce(self, t: torch.Tensor) -> torch.Tensor:
-        return t.sum(self.dims) if self.dims else t.to(_INT)
+    def reduce(self, indicator: torch.Tensor) -> torch.Tensor:
+        """Per-unit sum of a 0/1 (or -1/0) float tensor; a NaN (from NaN outputs) counts 0."""
+        if not self.dims:
+            total = indicator.to(torch.float32)
+        elif indicator.dtype in (torch.float32, torch.float64):
+            total = indicator.sum(self.dims)
+        else:  # half/bfloat16 sums of ones stop counting at a few hundred
+            total = indicator.sum(self.dims, dtype=torch.float32)
+        return torch.nan_to_num(total, nan=0.0)
 
     def flush_step(self, step: int) -> None:
         self.active += self.step_active
@@ -143,14 +190,15 @@ class ActivationMonitor:
         self._grad_sum: torch.Tensor | None = None
         self._index_cache: dict = {}
         self._grad_steps = 0
-        self._updates: list[list[float]] = []  # per step, per grad layer
+        # Per step and parameterised layer: update size, size / weights' norm, learning rate.
+        self._updates = _Series(3, len(self._grad_layers))
         self._pending_updates: list[torch.Tensor] = []
-        self._lrs: list[list[float]] = []  # per step, per grad layer
+        self._lrs: list[list[float]] = []  # pending, like _pending_updates
         self._snapshot: list[torch.Tensor] | None = None
         if optimizer is not None and self._grad_layers:
             self._group_of = self._param_groups(optimizer)
-            with torch.no_grad():
-                self._snapshot = [p.detach().clone() for _, ps in self._grad_layers for p in ps]
+            self._rows = [_sample_rows(p) for _, ps in self._grad_layers for p in ps]
+            self.resync()
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -214,10 +262,7 @@ class ActivationMonitor:
                         f"pass unit_dim to say which dim holds the units")
                 layer.observations += y.numel() // layer.units
                 if spec.kind == "gate":
-                    mask = y > spec.low if spec.low is not None else torch.ones_like(y, dtype=bool)
-                    if spec.high is not None:
-                        mask &= y < spec.high
-                    layer.step_active += layer.reduce(mask)
+                    layer.step_active += layer.reduce(_active_indicator(y, spec))
                     x = inputs[0] if inputs else None
                     if (layer.pre_max is not None and isinstance(x, torch.Tensor)
                             and x is not output and x.shape == y.shape):
@@ -227,9 +272,9 @@ class ActivationMonitor:
                     # signed/plain units cannot die: every output counts as active.
                     layer.step_active += y.numel() // layer.units
                 if not spec.zero_floor:
-                    layer.zeros += (y == 0).sum()
+                    layer.zeros += y.numel() - y.abs().sign_().sum(dtype=torch.float64)
                 if layer.negative is not None:
-                    layer.negative += layer.reduce(y < 0)
+                    layer.negative -= layer.reduce(y.clamp(max=0).sign_())
 
         return hook
 
@@ -282,16 +327,23 @@ class ActivationMonitor:
         per_layer = torch.zeros(len(self._grad_layers), dtype=sq.dtype, device=sq.device)
         return per_layer.index_add_(0, positions, sq)
 
+    def _sampled_params(self) -> list[torch.Tensor]:
+        """Copies of the sampled rows of every parameter (see ``_sample_rows``)."""
+        params = (p.detach() for _, ps in self._grad_layers for p in ps)
+        return [p.clone() if rows is None else p.index_select(0, rows)
+                for p, rows in zip(params, self._rows, strict=True)]
+
     def _record_update(self) -> None:
         if self._snapshot is None:
             return
-        params = [p.detach() for _, ps in self._grad_layers for p in ps]
         with torch.no_grad():
-            delta = torch._foreach_sub(params, self._snapshot)
-            sq = gradflow.squared_norms(delta)
-            torch._foreach_copy_(self._snapshot, params)
+            current = self._sampled_params()
             index = [i for i, (_, ps) in enumerate(self._grad_layers) for _ in ps]
-            self._pending_updates.append(self._per_layer(sq, index).sqrt())
+            delta = gradflow.squared_norms(torch._foreach_sub(current, self._snapshot))
+            before = gradflow.squared_norms(self._snapshot)
+            self._pending_updates.append(
+                torch.stack([self._per_layer(delta, index), self._per_layer(before, index)]).sqrt())
+            self._snapshot = current
         groups = self.optimizer.param_groups
         self._lrs.append([float(groups[g].get("lr", float("nan"))) if g is not None
                           else float("nan") for g in self._group_of])
@@ -341,7 +393,8 @@ class ActivationMonitor:
             active = layer.active + layer.step_active
             last = layer.last_active.masked_fill(layer.step_active > 0, self._step)
             sums += [active, layer.zeros.reshape(1),
-                     torch.tensor([layer.observations], dtype=_INT, device=active.device)]
+                     torch.tensor([layer.observations], dtype=torch.float64,
+                                  device=active.device)]
             if layer.negative is not None:
                 sums.append(layer.negative)
             maxes.append(last.double())
@@ -385,8 +438,12 @@ class ActivationMonitor:
             dead_info.append((layer, stats, c))
         self._attach_gradients(report)
         if self._pending_updates:
-            self._updates.extend(torch.stack(self._pending_updates).cpu().tolist())
-            self._pending_updates = []
+            size, weight = torch.stack(self._pending_updates).double().cpu().numpy() \
+                .transpose(1, 0, 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = np.where(size > 0, size / weight, 0.0)
+            self._updates.extend(np.stack([size, relative, np.asarray(self._lrs)]))
+            self._pending_updates, self._lrs = [], []
         report.causes = causes_mod.explain(self, report, dead_info)
         report.causes += gradflow.cause_lines(report.gradients)
         if final:
@@ -399,37 +456,34 @@ class ActivationMonitor:
         if self._grad_sum is None or not self._grad_steps:
             return
         norms = (self._grad_sum / self._grad_steps).cpu().tolist()
+        params = [p.detach() for _, ps in self._grad_layers for p in ps]
+        index = [i for i, (_, ps) in enumerate(self._grad_layers) for _ in ps]
         with torch.no_grad():
-            pnorms = gradflow.squared_norms(
-                [torch.cat([p.detach().flatten() for p in ps]) for _, ps in self._grad_layers]
-            ).sqrt().cpu().tolist()
+            pnorms = self._per_layer(gradflow.squared_norms(params), index).sqrt().cpu().tolist()
         report.gradients = gradflow.verdicts(
             [n for n, _ in self._grad_layers], norms, pnorms,
             self.vanishing_ratio, self.exploding_ratio)
 
     # helpers for causes/revive ---------------------------------------------------------------
 
-    def update_history(self, layer_name: str) -> tuple[list[float], list[float]] | None:
-        """(update norm per step, lr per step) of the parameterised layer ``layer_name``."""
+    def update_history(self, layer_name: str) -> dict[str, list[float]] | None:
+        """Per step of the parameterised layer ``layer_name``: ``size`` (norm of the update),
+        ``relative`` (size / norm of the weights before it) and ``lr``; None without an
+        optimizer. Sizes are measured on a fixed sample of up to 16 rows per parameter (all
+        rows of smaller ones), which keeps this cheap enough for every step."""
         names = [n for n, _ in self._grad_layers]
         if self._snapshot is None or layer_name not in names:
             return None
         i = names.index(layer_name)
-        return [row[i] for row in self._updates], [row[i] for row in self._lrs]
-
-    def param_norm(self, layer_name: str) -> float | None:
-        for name, params in self._grad_layers:
-            if name == layer_name:
-                return float(sum(float(p.detach().double().norm()) ** 2 for p in params) ** 0.5)
-        return None
+        size, relative, lr = self._updates.column(i)
+        return {"size": size, "relative": relative, "lr": lr}
 
     def resync(self) -> None:
         """Take the current weights as the reference for the next update size (after a change
         made outside the optimizer, such as ``revive``)."""
-        if self._snapshot is not None:
-            params = [p.detach() for _, ps in self._grad_layers for p in ps]
+        if self.optimizer is not None and self._grad_layers:
             with torch.no_grad():
-                torch._foreach_copy_(self._snapshot, params)
+                self._snapshot = self._sampled_params()
 
     # -- lifetime --------------------------------------------------------------------------
 
