@@ -404,7 +404,7 @@ def celu(x, alpha):
     em1 = np.expm1(z)
     if zl is not None:
         em1 = em1 + np.exp(z) * zl
-    neg = alpha * em1
+    neg = np.asarray(alpha * em1)
     if alpha < 0:
         # alpha * (e^z - 1) with z = x/alpha > 0 overflows in e^z before the product does.
         big = z > 700.0
@@ -526,6 +526,7 @@ def _gelu_tanh_tail(x, wh, wl, out, dw):
     """Where w < -700 (x < -21.2), sigma(w) = e^w: the value x e^w and the derivative
     (1 + x w') e^w as one exp of a double-double exponent. x * sigma(w) would multiply the
     subnormal rounding of e^w by |x| (by |x w'| ~ 2000 for the derivative)."""
+    out = np.asarray(out)
     tail = wh < _EXP_TAIL
     if tail.any():
         xt = x[tail]
@@ -562,6 +563,7 @@ _EXP_TAIL = -700.0
 def _exp_tail(x, out, shift):
     """out = -exp(x + log(-(x + shift))) where x < -700: x e^x (shift 0, the value of SiLU and
     Mish there) or (1 + x) e^x (shift 1, their derivative), in one rounding."""
+    out = np.asarray(out)  # a 0-d input makes the expression a scalar
     tail = x < _EXP_TAIL
     if tail.any():
         xt = np.maximum(x[tail], -800.0)  # the result is -0 below; keeps -inf out of log
