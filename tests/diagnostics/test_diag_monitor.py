@@ -36,6 +36,7 @@ def test_dead_by_construction_and_single_sample_alive():
     y = model(x)
     assert stats.sparsity == pytest.approx(float((y == 0).float().mean()))
     assert stats.observations == 5
+    assert stats.active_fraction == pytest.approx([3 / 5, 1 / 5, 0.0])
 
 
 def test_exactly_zero_units_are_dead_and_counted_as_zeros():

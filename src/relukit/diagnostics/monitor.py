@@ -527,6 +527,7 @@ def _layer_stats(layer: _Layer, c: dict) -> LayerStats:
         sparsity=zeros / total if total else 0.0, observations=obs, unit_dim=layer.unit_dim,
         producer=layer.topology.producer, norm=layer.topology.norm,
         consumer=layer.topology.consumer, topology_note=layer.topology.note,
+        active_fraction=(active / obs).tolist() if obs else [],
     )
     if "negative" in c:
         stats.negative_fraction = float(c["negative"].sum()) / total if total else 0.0

@@ -26,6 +26,9 @@ class LayerStats:
     unit_dim: int | None = None
     negative_fraction: float | None = None
     saturated_fraction: float | None = None
+    #: Per unit: fraction of its outputs in the active region (outside the zero-gradient or
+    #: saturated region); 1.0 for units that cannot die (leaky, gelu...).
+    active_fraction: list[float] = field(default_factory=list, repr=False)
     #: Modules around the activation, found by watching the first forward pass.
     producer: str | None = None
     norm: str | None = None
