@@ -160,11 +160,6 @@ def _new(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     return np.empty_like(x) if out is None else out
 
 
-def _keep_nan(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    np.copyto(out, x, where=np.isnan(x))
-    return out
-
-
 # ----------------------------------------------------------------------------- piecewise linear
 
 
@@ -207,7 +202,10 @@ def leaky_relu_d(x, negative_slope, *, out=None):
 
 
 def _slope_derivative(x, slope, out):
-    """1 for x > 0, ``slope`` (scalar or broadcastable array) for x <= 0, NaN for NaN."""
+    """1 for x > 0, ``slope`` (scalar or broadcastable array) for x <= 0, NaN for NaN.
+
+    ``out`` may be ``x`` itself: every kernel reads x before it writes out.
+    """
     if np.ndim(slope) == 0:
         s = x.dtype.type(slope)
         if 0 <= s <= 1:
@@ -217,14 +215,17 @@ def _slope_derivative(x, slope, out):
                 np.maximum(ob, s, out=ob)
         else:
             def kernel(xb, ob, tb):
+                pos, nan = xb > 0, np.isnan(xb)
                 ob.fill(s)
-                np.copyto(ob, 1, where=xb > 0)
-                _keep_nan(xb, ob)
+                ob[pos] = 1
+                ob[nan] = np.nan
 
         return _blocked(kernel, x, out, scratch=False)
+    pos, nan = x > 0, np.isnan(x)
     np.copyto(out, np.broadcast_to(np.asarray(slope, dtype=x.dtype), x.shape))
-    np.copyto(out, 1, where=x > 0)
-    return _keep_nan(x, out)
+    out[pos] = 1
+    out[nan] = np.nan
+    return out
 
 
 def relu6(x, out):
@@ -270,11 +271,11 @@ def _box_derivative(x, lo, hi, out):
     nhi_c, hi_h = _strictly_above(x.dtype, -hi)
     lo_c, hi_c = x.dtype.type(lo_c), x.dtype.type(-nhi_c)
 
-    def kernel(xb, ob, tb):
-        np.subtract(xb, lo_c, out=ob)
-        np.heaviside(ob, lo_h, out=ob)
+    def kernel(xb, ob, tb):  # xb is read before ob is written: out may be x
         np.subtract(hi_c, xb, out=tb)
         np.heaviside(tb, hi_h, out=tb)
+        np.subtract(xb, lo_c, out=ob)
+        np.heaviside(ob, lo_h, out=ob)
         np.multiply(ob, tb, out=ob)
 
     return _blocked(kernel, x, out)

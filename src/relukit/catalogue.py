@@ -294,8 +294,8 @@ def _check_prelu_weight(a: np.ndarray, values: dict) -> None:
     w = np.asarray(values["weight"])
     if w.dtype.kind not in "fiu" or w.ndim > 1:
         raise ValueError(
-            f"prelu: weight must be a real scalar or a 1-D array, got shape {w.shape} "
-            f"dtype {w.dtype}"
+            f"prelu: invalid weight of shape {w.shape} and dtype {w.dtype}; valid: a real scalar "
+            "or a 1-D array"
         )
     axis = values["axis"]
     if axis is None:
