@@ -89,7 +89,7 @@ _HFBase = _base("transformers.trainer_callback", "TrainerCallback")
 _LBase = _base("lightning.pytorch", "Callback") or _base("pytorch_lightning", "Callback")
 
 
-class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):
+class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):  # type: ignore[misc]
     """``transformers.TrainerCallback``: ``Trainer(..., callbacks=[HuggingFaceCallback()])``."""
 
     def __init__(self, window: int = 100, dead_threshold: float = 0.5,
@@ -111,7 +111,7 @@ class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):
         self._stop()
 
 
-class LightningCallback(*(b for b in (_LBase,) if b), _Reporter):
+class LightningCallback(*(b for b in (_LBase,) if b), _Reporter):  # type: ignore[misc]
     """Lightning ``Callback``: ``Trainer(callbacks=[LightningCallback()])``; also logs the
     dead fraction of each layer through ``pl_module.log`` when a window closes."""
 

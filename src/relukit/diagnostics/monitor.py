@@ -65,13 +65,16 @@ def _sample_rows(p: torch.Tensor) -> torch.Tensor | None:
 
 def _active_indicator(y: torch.Tensor, spec: ActivationSpec) -> torch.Tensor:
     """1 where ``low < y < high`` (the unit passes gradient), else 0, as floats."""
+    low, high = spec.low, spec.high
     if spec.zero_floor:
         return torch.sign(y)  # y >= 0 here
-    if spec.high is None:
-        return (y - spec.low).clamp_(min=0).sign_()
-    if spec.low is None:
-        return (spec.high - y).clamp_(min=0).sign_()
-    return torch.minimum(y - spec.low, spec.high - y).clamp_(min=0).sign_()
+    if low is not None and high is not None:
+        return torch.minimum(y - low, high - y).clamp_(min=0).sign_()
+    if low is not None:
+        return (y - low).clamp_(min=0).sign_()
+    if high is not None:
+        return (high - y).clamp_(min=0).sign_()
+    return torch.ones_like(y)
 
 
 class _Layer:
@@ -339,11 +342,12 @@ class ActivationMonitor:
         with torch.no_grad():
             current = self._sampled_params()
             index = [i for i, (_, ps) in enumerate(self._grad_layers) for _ in ps]
-            delta = gradflow.squared_norms(torch._foreach_sub(current, self._snapshot))
+            delta = gradflow.squared_norms(list(torch._foreach_sub(current, self._snapshot)))
             before = gradflow.squared_norms(self._snapshot)
             self._pending_updates.append(
                 torch.stack([self._per_layer(delta, index), self._per_layer(before, index)]).sqrt())
             self._snapshot = current
+        assert self.optimizer is not None  # a snapshot exists only with an optimizer
         groups = self.optimizer.param_groups
         self._lrs.append([float(groups[g].get("lr", float("nan"))) if g is not None
                           else float("nan") for g in self._group_of])
@@ -408,20 +412,20 @@ class ActivationMonitor:
             dist.all_reduce(flat_sum, op=dist.ReduceOp.SUM)
             dist.all_reduce(flat_max, op=dist.ReduceOp.MAX)
             world = dist.get_world_size()
-        flat_sum, flat_max = flat_sum.cpu().numpy(), flat_max.cpu().numpy()
+        sums_np, maxes_np = flat_sum.cpu().numpy(), flat_max.cpu().numpy()
         out, s, m = [], 0, 0
         for layer in layers:
-            u = layer.units
-            item = {"active": flat_sum[s:s + u], "zeros": flat_sum[s + u],
-                    "observations": int(flat_sum[s + u + 1])}
+            u = int(layer.units or 0)
+            item = {"active": sums_np[s:s + u], "zeros": sums_np[s + u],
+                    "observations": int(sums_np[s + u + 1])}
             s += u + 2
             if layer.negative is not None:
-                item["negative"] = flat_sum[s:s + u]
+                item["negative"] = sums_np[s:s + u]
                 s += u
-            item["last_active"] = flat_max[m:m + u].astype(np.int64)
+            item["last_active"] = maxes_np[m:m + u].astype(np.int64)
             m += u
             if layer.pre_max is not None:
-                item["pre_max"] = flat_max[m:m + u]
+                item["pre_max"] = maxes_np[m:m + u]
                 m += u
             out.append(item)
         return out, world
@@ -516,7 +520,7 @@ class ActivationMonitor:
 
 
 def _layer_stats(layer: _Layer, c: dict) -> LayerStats:
-    spec, units, obs = layer.spec, layer.units, c["observations"]
+    spec, units, obs = layer.spec, int(layer.units or 0), c["observations"]
     total = obs * units
     active = c["active"]
     dead = np.flatnonzero(active == 0).tolist() if obs and spec.kind == "gate" else []

@@ -20,6 +20,7 @@ saturate without a constant output).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -48,9 +49,9 @@ class ReviveSummary:
 class _Plan:
     layer: str
     units: list[int]
-    producer: nn.Module
-    norm: nn.Module | None
-    consumer: nn.Module
+    producer: Any  # nn.Linear | nn.Conv{1,2,3}d
+    norm: Any  # a BatchNorm or None
+    consumer: Any  # nn.Linear | nn.Conv{1,2,3}d
     columns: list[int]
 
 
@@ -107,8 +108,8 @@ def _plan(model: nn.Module, stats) -> _Plan:
     if spec is None or spec.kind != "gate" or spec.high is not None or spec.low != 0.0:
         raise _Refusal(f"its activation ({stats.activation}) has no constant-zero dead output "
                        f"(two-sided clamps and saturating functions are not supported)")
-    producer = model.get_submodule(stats.producer)
-    consumer = model.get_submodule(stats.consumer)
+    producer: Any = model.get_submodule(stats.producer)
+    consumer: Any = model.get_submodule(stats.consumer)
     norm = model.get_submodule(stats.norm) if stats.norm else None
     rows = producer.weight.shape[0]
     if rows != stats.units:

@@ -55,6 +55,7 @@ class GraphRecorder:
         self._activations = activations
         self._done = done
         self._events: list[_Event] = []
+        self._recording = False  # only inside a call of the root model: no leak otherwise
         self._handles = [model.register_forward_pre_hook(self._start),
                          model.register_forward_hook(self._finish)]
         for name, module in model.named_modules():
@@ -63,14 +64,19 @@ class GraphRecorder:
 
     def _recorder(self, name: str):
         def record(module, inputs, output):
+            if not self._recording:
+                return
             first = inputs[0] if inputs else None
             self._events.append(_Event(name, module, first, output))
         return record
 
     def _start(self, module, inputs):
         self._events = []
+        self._recording = True
 
     def _finish(self, module, inputs, output):
+        if not self._recording:
+            return
         try:
             self._done({a: locate(self._events, a) for a in self._activations})
         finally:
@@ -81,6 +87,7 @@ class GraphRecorder:
             handle.remove()
         self._handles = []
         self._events = []  # drop the tensors the pass kept alive
+        self._recording = False
 
 
 def _kind(event: _Event) -> str:
