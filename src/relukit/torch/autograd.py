@@ -34,13 +34,19 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
 
 
 def _pack_alive(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
-    """Pack the flag ``not dead(x)`` (1 bit per element, NaN counts as alive when ``dead``
-    is a ``<=``/``>=`` comparison, as in torch's backward kernels)."""
-    if packing.blocked_ok(x):
-        return packing.pack_alive_blocked(x, dead)
+    """Pack the flag ``not dead(x)``, 1 bit per element; ``dead(x, out)`` writes bool flags."""
+    if packing.fast_ok():
+        return packing.pack_dead_flags(x, dead)
     flags = torch.empty(x.shape, dtype=torch.bool, device=x.device)
     dead(x, flags)
     return packing.pack_mask(~flags)
+
+
+def _alive(packed: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The packed flags as a bool tensor shaped like ``like``."""
+    if packing.fast_ok():
+        return packing.unpack_flags_bool(packed, like.numel()).view(like.shape)
+    return packing.unpack_mask(packed, like.numel()).view(like.shape)
 
 
 def _dead_le(threshold: float):
@@ -80,13 +86,16 @@ def _dead_outside(lo: float, hi: float):
     return dead
 
 
-def _select(grad: torch.Tensor, packed: torch.Tensor, blocked_kernel, portable) -> torch.Tensor:
-    """Backward of a masked function: the blocked CPU kernel when it applies and no graph of
-    the backward is wanted (``out=`` kernels are not differentiable), else the portable one."""
-    if not torch.is_grad_enabled() and packing.blocked_ok(grad):
-        return packing.select_blocked(grad, packed, blocked_kernel)
-    alive = packing.unpack_mask(packed, grad.numel()).view(grad.shape)
-    return portable(grad, alive)
+def _select(grad: torch.Tensor, packed: torch.Tensor, kernel, portable) -> torch.Tensor:
+    """Backward of a masked function. Eagerly, ``kernel(grad, flags, out)`` is one of torch's
+    own backward kernels reading float flags (> 0 where alive) where it would read the input
+    and writing over them; when compiling or building a graph of the backward (``out=``
+    kernels are not differentiable), ``portable(grad, alive_bool)``."""
+    if not torch.is_grad_enabled() and packing.fast_ok():
+        flags = packing.unpack_flags_float(packed, grad.numel(), grad.dtype).view(grad.shape)
+        kernel(grad, flags, flags)
+        return flags
+    return portable(grad, _alive(packed, grad))
 
 
 def _zero_where_dead(grad, packed):
@@ -101,10 +110,6 @@ def _slope_where_dead(grad, packed, slope: float):
         _aten.leaky_relu_backward.grad_input(g, flags, slope, False, grad_input=out)
 
     return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, g * slope))
-
-
-def _contiguous_grad(grad: torch.Tensor) -> torch.Tensor:
-    return grad if grad.is_contiguous() else grad.contiguous()
 
 
 # ----------------------------------------------------------------------------- piecewise linear
@@ -127,7 +132,7 @@ class ReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        return _zero_where_dead(_contiguous_grad(grad), packed), None
+        return _zero_where_dead(grad, packed), None
 
 
 class LeakyReLUFunction(torch.autograd.Function):
@@ -148,7 +153,7 @@ class LeakyReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        g = _slope_where_dead(_contiguous_grad(grad), packed, ctx.negative_slope)
+        g = _slope_where_dead(grad, packed, ctx.negative_slope)
         return g, None, None
 
 
@@ -169,7 +174,7 @@ class HardtanhFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        return _zero_where_dead(_contiguous_grad(grad), packed), None, None, None
+        return _zero_where_dead(grad, packed), None, None, None
 
 
 class CReLUFunction(torch.autograd.Function):
@@ -190,7 +195,7 @@ class CReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         pos, neg = ctx.saved_tensors
-        g_pos, g_neg = (_contiguous_grad(g) for g in grad.chunk(2, ctx.dim))
+        g_pos, g_neg = grad.chunk(2, ctx.dim)
         return _zero_where_dead(g_pos, pos) - _zero_where_dead(g_neg, neg), None
 
 
@@ -216,10 +221,10 @@ class PReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         packed, weight, *rest = ctx.saved_tensors
-        grad = _contiguous_grad(grad)
+        grad = grad
         shape = _weight_view_shape(grad, weight)
         w = weight.view(shape)
-        alive = packing.unpack_mask(packed, grad.numel()).view(grad.shape)
+        alive = _alive(packed, grad)
         grad_x = torch.where(alive, grad, w * grad)
         grad_w = None
         if ctx.weight_grad:
@@ -265,7 +270,7 @@ class RReLUTrainFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         packed, state = ctx.saved_tensors
-        alive = packing.unpack_mask(packed, grad.numel()).view(ctx.shape)
+        alive = _alive(packed, grad)
         # torch draws a slope only where x <= 0: a stand-in with x's sign pattern replays it.
         stand_in = torch.where(alive, 1.0, -1.0).to(ctx.dtype)
         gen = torch.Generator(device=grad.device)
@@ -321,7 +326,7 @@ class ELUFunction(torch.autograd.Function):
             g = _aten.elu_backward(grad, alpha, scale, input_scale, True, y)
         else:  # torch's kernel refuses a negative alpha with is_result=True
             if packed:
-                positive = packing.unpack_mask(packed[0], grad.numel()).view(grad.shape)
+                positive = _alive(packed[0], grad)
             else:
                 positive = y > 0
             negative = grad * input_scale * (y + alpha * scale)
@@ -349,7 +354,7 @@ class KBitFunction(torch.autograd.Function):
         else:
             y = torch.nn.functional.mish(x)
         idx = torch.bucketize(x, boundaries.to(x.dtype), out_int32=True)
-        codes = interval_codes[idx]
+        codes = interval_codes.index_select(0, idx.view(-1))
         ctx.bits, ctx.shape = bits, x.shape
         ctx.save_for_backward(packing.pack_codes(codes, bits), levels)
         return y
@@ -363,7 +368,7 @@ class KBitFunction(torch.autograd.Function):
             )
         packed, levels = ctx.saved_tensors
         codes = packing.unpack_codes(packed, grad.numel(), ctx.bits)
-        d = levels.to(grad.dtype)[codes.int()].view(ctx.shape)
+        d = levels.to(grad.dtype).index_select(0, codes.int()).view(ctx.shape)
         return grad * d, None, None, None, None, None, None
 
 

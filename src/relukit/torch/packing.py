@@ -7,13 +7,14 @@ planes, plane b holding bit b of every code: ``(k, ceil(n / 8))`` bytes.
 
 Two implementations of the 1-bit mask:
 
-* the portable one (``pack_mask``/``unpack_mask``): a handful of whole-tensor ops that
-  ``torch.compile`` fuses and that run on any device;
-* the CPU eager one (``pack_alive_blocked``/``select_blocked``): the tensor is processed in
-  cache-sized blocks, so the mask never exists at full size and the backward reads the gradient
-  and writes the result once, in a single pass of torch's own vectorised backward kernel. On
-  CPU, torch's cost at this size is dominated by first-touching freshly allocated pages, so
-  every full-size temporary the lean backward avoids is time saved.
+* the portable one (``pack_mask``/``unpack_mask``): plain whole-tensor ops that
+  ``torch.compile`` understands and fuses;
+* the eager one (``pack_dead_flags``/``unpack_flags_float``): bool flags reinterpreted as int64
+  words, gathered 8 to a byte by one multiplication (and spread back by another), so a pass
+  touches 1 byte per element. ``unpack_flags_float`` writes the flags straight into the
+  buffer that becomes the gradient, so torch's own backward kernel can run in place: on CPU,
+  torch's cost at large sizes is mostly first-touching freshly allocated pages, and no
+  full-size temporary is allocated beyond the result.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from collections.abc import Callable
 
 import torch
 
-#: Elements per block of the blocked CPU path: 2**16 float32 = 256 KiB, in L2 with its mask.
-BLOCK = 1 << 16
-
 # x * _PACK (mod 2**64) gathers the lowest bit of each of the 8 bytes of a little-endian int64
 # into its top byte, byte i landing on bit 7 - i: the 64 partial products 2**(8i + 63 - 9j) are
 # distinct powers of two, so nothing carries, and only i == j lands in bits 56..63.
@@ -32,6 +30,7 @@ _PACK = 0x8040201008040201 - (1 << 64)
 # p * _SPREAD copies byte p into all 8 bytes; & _SELECT keeps bit 7 - i in byte i.
 _SPREAD = 0x0101010101010101
 _SELECT = 0x0102040810204080
+_LOW_BITS = 0x0101010101010101
 _LITTLE_ENDIAN = torch.tensor([1], dtype=torch.int16).view(torch.uint8)[0].item() == 1
 
 
@@ -65,95 +64,87 @@ def unpack_mask(packed: torch.Tensor, n: int) -> torch.Tensor:
 
 def pack_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
     """Pack integer codes in ``[0, 2**bits)`` as ``bits`` bit planes, shape (bits, ceil(n/8))."""
-    flat = codes.reshape(-1)
+    flat = codes.reshape(-1).to(torch.uint8)
     if bits == 8:
-        return flat.to(torch.uint8).unsqueeze(0).clone()
-    planes = [pack_mask((flat >> b) & 1 == 1) for b in range(bits)]  # loop over bits only
-    return torch.stack(planes)
+        return flat.unsqueeze(0).clone()
+    if fast_ok():
+        n = flat.numel()
+        padded = torch.zeros(n + (-n) % 8, dtype=torch.uint8, device=flat.device)
+        padded[:n] = flat
+        words = padded.view(torch.int64)  # 8 codes per word: bit b of each is one plane
+        # a loop over the bits of a code, not over elements
+        return torch.stack([_gather_lsbs((words >> b) & _LOW_BITS) for b in range(bits)])
+    return torch.stack([pack_mask((flat >> b) & 1 == 1) for b in range(bits)])
 
 
 def unpack_codes(packed: torch.Tensor, n: int, bits: int) -> torch.Tensor:
     """The first ``n`` codes of ``pack_codes`` output, as a flat uint8 tensor."""
     if bits == 8:
         return packed[0, :n]
+    if fast_ok():
+        words = _spread_to_bytes01(packed[0])
+        for b in range(1, bits):
+            words |= _spread_to_bytes01(packed[b]) << b
+        return words.view(torch.uint8)[:n]
     codes = unpack_mask(packed[0], n).to(torch.uint8)
     for b in range(1, bits):
         codes |= unpack_mask(packed[b], n).to(torch.uint8) << b
     return codes
 
 
-# ----------------------------------------------------------------------------- blocked CPU path
+# ----------------------------------------------------------------------------- eager path
 
 
-def blocked_ok(*tensors: torch.Tensor) -> bool:
-    """True when the blocked CPU path applies: eager mode, CPU, contiguous, little-endian."""
-    if not _LITTLE_ENDIAN or torch.compiler.is_compiling():
-        return False
-    return all(t.device.type == "cpu" and t.is_contiguous() for t in tensors)
+def fast_ok() -> bool:
+    """The eager path reinterprets bool/uint8 memory as int64 words (``Tensor.view(dtype)``),
+    which needs a little-endian host and is not something to hand to ``torch.compile``."""
+    return _LITTLE_ENDIAN and not torch.compiler.is_compiling()
 
 
-def pack_alive_blocked(
-    x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]
-) -> torch.Tensor:
-    """Pack ``~dead(x)`` block by block; ``dead(x_block, out_bool_block)`` writes the flags.
+def _gather_lsbs(words: torch.Tensor) -> torch.Tensor:
+    """Bytes that are 0 or 1, as int64 words, to one byte per word (in place on ``words``)."""
+    words.mul_(_PACK)
+    return words.view(torch.uint8)[7::8].contiguous()
 
-    ``x`` must be contiguous on CPU. Returns ``ceil(n/8)`` uint8 bytes in the common layout.
+
+def pack_dead_flags(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
+    """Pack the flag ``not dead(x)`` for every element of x (logical order, any strides).
+
+    ``dead(x, out)`` writes bool flags into ``out`` (shaped like x). Three whole-tensor
+    passes: the comparison, one int64 multiply over the flags, one strided byte gather.
     """
-    flat = x.view(-1)
-    n = flat.numel()
-    packed = torch.empty(packed_nbytes(n), dtype=torch.uint8)
-    if n == 0:
-        return packed
-    buf = torch.zeros(min(BLOCK, n + (-n) % 8), dtype=torch.bool)
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
-        k = stop - start
-        k8 = k + (-k) % 8
-        if k8 != k:
-            buf[k:k8] = True  # dead padding packs as 0 after the negation below
-        dead(flat[start:stop], buf[:k])
-        flags = buf[:k8]
-        flags.logical_not_()
-        words = flags.view(torch.int64)
-        words.mul_(_PACK)
-        packed[start // 8 : start // 8 + k8 // 8].copy_(words.view(torch.uint8)[7::8])
-    return packed
+    n = x.numel()
+    n8 = n + (-n) % 8
+    flags = torch.empty(n8, dtype=torch.bool, device=x.device)
+    if n8 != n:
+        flags[n:] = True  # padding is dead: packs as 0 after the inversion
+    if n:
+        dead(x, flags[:n].view(x.shape))
+    packed = _gather_lsbs(flags.view(torch.int64))
+    return packed.bitwise_not_()
 
 
-def unpack_float_into(
-    packed: torch.Tensor, start_byte: int, nbytes: int, words: torch.Tensor, out: torch.Tensor
-) -> torch.Tensor:
-    """Expand ``nbytes`` packed bytes into ``out`` (float): 0 where the flag is 0, > 0 where 1.
-
-    ``words`` is an int64 scratch buffer of at least ``nbytes`` elements.
-    """
-    w = words[:nbytes]
-    w.copy_(packed[start_byte : start_byte + nbytes])
-    w.mul_(_SPREAD).bitwise_and_(_SELECT)
-    dst = out[: 8 * nbytes]
-    dst.copy_(w.view(torch.uint8))
-    return dst
+def unpack_flags_float(packed: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """A flat tensor of ``n`` elements of ``dtype``: 0 where the flag is 0, > 0 where it is 1
+    (a power of two up to 128). Torch's backward kernels read it in place of the input they
+    would have saved, and write their result over it."""
+    words = packed.to(torch.int64, memory_format=torch.contiguous_format)
+    words.mul_(_SPREAD).bitwise_and_(_SELECT)
+    out = torch.empty(8 * packed.numel(), dtype=dtype, device=packed.device)
+    out.copy_(words.view(torch.uint8))
+    return out[:n]
 
 
-def select_blocked(
-    grad: torch.Tensor,
-    packed: torch.Tensor,
-    kernel: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None],
-) -> torch.Tensor:
-    """Block by block, ``kernel(grad_block, flags_block, out_block)`` where ``flags_block`` is
-    grad's dtype, > 0 where the packed flag is set and 0 elsewhere (torch's own backward
-    kernels, e.g. ``threshold_backward``, take it in place of the input they would have saved).
-    """
-    flat = grad.reshape(-1)
-    n = flat.numel()
-    out = torch.empty(n, dtype=grad.dtype)
-    if n == 0:
-        return out.view(grad.shape)
-    words = torch.empty(BLOCK // 8 + 1, dtype=torch.int64)
-    flags = torch.empty(BLOCK + 8, dtype=grad.dtype)
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
-        k = stop - start
-        f = unpack_float_into(packed, start // 8, packed_nbytes(k), words, flags)[:k]
-        kernel(flat[start:stop], f, out[start:stop])
-    return out.view(grad.shape)
+def _spread_to_bytes01(packed: torch.Tensor) -> torch.Tensor:
+    """One int64 word per packed byte whose byte i is bit (7 - i) of it: 0 or 1."""
+    words = packed.to(torch.int64, memory_format=torch.contiguous_format)
+    words.mul_(_SPREAD).bitwise_and_(_SELECT)
+    # each byte is 0 or a single bit <= 0x80: adding 0x7F sets its top bit iff it is nonzero,
+    # without a carry into the next byte; move that bit down to bit 0 and keep only it
+    words.add_(_LOW_BITS * 0x7F).bitwise_right_shift_(7).bitwise_and_(_LOW_BITS)
+    return words
+
+
+def unpack_flags_bool(packed: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` flags as a flat bool tensor (eager path of ``unpack_mask``)."""
+    return _spread_to_bytes01(packed).view(torch.uint8)[:n].view(torch.bool)
