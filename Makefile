@@ -19,8 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/relukit atlas --out lab-report
-	@echo "atlas written to $$(pwd)/lab-report"
+	$(BIN)/relukit lab --quick --out lab-report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -198,10 +198,11 @@ def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) ->
     steps_per_epoch = -(-data.x_train.shape[0] // cfg.batch_size)
     accs, revived = [], []
     with ActivationMonitor(model, optimizer=opt, window=steps_per_epoch) as monitor:
-        for _ in range(cfg.dying_epochs):
+        for epoch in range(cfg.dying_epochs):
             _train_epoch(model, opt, data, cfg.batch_size, gen, after_step=monitor.step)
             accs.append(accuracy(model, data.x_test, data.y_test))
-            if regime == "high lr + revive":
+            # not after the last epoch: its window shows whether revived units stayed alive
+            if regime == "high lr + revive" and epoch < cfg.dying_epochs - 1:
                 report = monitor.history[-1]
                 n_dead = sum(len(layer.dead_units) for layer in report.layers)
                 if n_dead:
@@ -210,8 +211,8 @@ def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) ->
         history = monitor.dead_fraction_history()
         # each window explains its own deaths; keep every line once, in order
         causes = list(dict.fromkeys(c for rep in monitor.history for c in rep.causes))
-        negative = {layer.name: getattr(layer, "negative_fraction", None)
-                    for layer in monitor.history[-1].layers}
+        negative = {layer.name: layer.negative_fraction for layer in monitor.history[-1].layers
+                    if layer.negative_fraction is not None}
     return {"lr": lr, "bias": bias, "test_accuracy": accs, "dead_fraction": history,
             "final_dead_fraction": {k: v[-1] for k, v in history.items()},
             "negative_fraction": negative, "causes": causes, "revived_units": revived}
@@ -246,8 +247,9 @@ def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
     from ..torch import convert, saved_tensor_bytes
 
     out = {}
-    x = data.x_train[: cfg.memory_batch]
-    y = data.y_train[: cfg.memory_batch]
+    # a clone, not a view: a saved view would count the storage of the whole training set
+    x = data.x_train[: cfg.memory_batch].clone()
+    y = data.y_train[: cfg.memory_batch].clone()
     for act in cfg.activations:
         torch.manual_seed(0)
         reference = mlp(act, in_features=data.features, width=cfg.width, depth=cfg.depth,

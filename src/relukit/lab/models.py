@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -66,19 +67,23 @@ def mlp(
     bias: float = 0.0,
     lean: bool = True,
 ) -> nn.Sequential:
-    """``depth`` hidden Linear+activation blocks, then a Linear classifier head."""
-    layers: list[nn.Module] = []
+    """``depth`` hidden blocks fc1, act1, ... then a Linear classifier ``head``.
+
+    The names are what the monitor's reports and cause lines call the layers.
+    """
+    layers: dict[str, nn.Module] = {}
     d = in_features
-    for _ in range(depth):
+    for i in range(1, depth + 1):
         lin = nn.Linear(d, width)
         init_linear(lin, activation, bias)
-        layers += [lin, activation_module(activation, lean=lean)]
+        layers[f"fc{i}"] = lin
+        layers[f"act{i}"] = activation_module(activation, lean=lean)
         d = width
     head = nn.Linear(d, classes)
     init_linear(head, "sigmoid")
     nn.init.zeros_(head.bias)
-    layers.append(head)
-    return nn.Sequential(*layers)
+    layers["head"] = head
+    return nn.Sequential(OrderedDict(layers))
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:

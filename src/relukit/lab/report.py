@@ -77,13 +77,15 @@ def dying_rows(results: dict) -> list[list]:
     for act, regimes in results["dying"]["runs"].items():
         for regime, run in regimes.items():
             worst = max(run["final_dead_fraction"].values(), default=0.0)
-            rows.append([act, regime, run["lr"], run["bias"], worst,
+            neg = run.get("negative_fraction") or {}
+            negative = sum(neg.values()) / len(neg) if neg else "-"
+            rows.append([act, regime, run["lr"], run["bias"], worst, negative,
                          run["test_accuracy"][-1], sum(run.get("revived_units", []))])
     return rows
 
 
 DYING_HEADER = ["activation", "regime", "lr", "bias init", "worst layer dead fraction",
-                "final test accuracy", "units revived"]
+                "negative-side fraction (leaky types)", "final test accuracy", "units revived"]
 
 
 def memory_rows(results: dict) -> list[list]:
@@ -222,7 +224,9 @@ def write_html(results: dict, verdicts: list[Verdict], figs: dict[str, list[Path
                   f"<p>MLP {cfg['dying_depth']}×{cfg['width']}, Adam at lr={cfg['normal_lr']} "
                   f"and lr={cfg['high_lr']}, and with hidden biases initialised to "
                   f"{cfg['negative_bias']}. A unit is dead when it was never active on any "
-                  "training sample of an epoch.</p>",
+                  "training sample of an epoch. Leaky ReLU, PReLU and ELU keep a gradient on the "
+                  "negative side, so they cannot have dead units: their panels stay at 0 and the "
+                  "table shows how much of their output sits on the negative side instead.</p>",
                   _table(DYING_HEADER, dying_rows(results))]
         parts += [_img(p, p.stem) for p in figs.get("dying", [])]
         causes = [(act, regime, c) for act, regimes in results["dying"]["runs"].items()
