@@ -353,8 +353,8 @@ class KBitFunction(torch.autograd.Function):
             y = torch.nn.functional.silu(x)
         else:
             y = torch.nn.functional.mish(x)
-        idx = torch.bucketize(x, boundaries.to(x.dtype), out_int32=True)
-        codes = interval_codes.index_select(0, idx.view(-1))
+        idx = torch.bucketize(x.contiguous(), boundaries.to(x.dtype), out_int32=True)
+        codes = interval_codes.index_select(0, idx.reshape(-1))
         ctx.bits, ctx.shape = bits, x.shape
         ctx.save_for_backward(packing.pack_codes(codes, bits), levels)
         return y
