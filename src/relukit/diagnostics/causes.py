@@ -29,6 +29,7 @@ SPIKE_RATIO = 10.0
 LARGE_UPDATE = 0.1
 SATURATION_WARNING = 0.5  #: saturated fraction of a layer's outputs worth a cause line
 MAX_GROUPS = 3  #: death steps listed per layer; the rest are summed up
+FAR = 3.0  #: a bias "far below" exceeds FAR times the largest w·x in magnitude
 
 
 def explain(monitor: ActivationMonitor, report: MonitorReport, dead_info) -> list[str]:
@@ -44,7 +45,7 @@ def explain(monitor: ActivationMonitor, report: MonitorReport, dead_info) -> lis
 def _saturation(stats) -> list[str]:
     lines = []
     if stats.dead_units:
-        lines.append(f"{len(stats.dead_units)} units of layer {stats.name} ({stats.activation}) "
+        lines.append(f"{_units(len(stats.dead_units))} of layer {stats.name} ({stats.activation}) "
                      f"were saturated on every sample of the window")
     if stats.saturated_fraction >= SATURATION_WARNING:
         lines.append(
@@ -65,13 +66,14 @@ def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
     shown = sorted(groups[:MAX_GROUPS])
     for step, n in shown:
         if step == 0:
-            lines.append(f"{n} units of layer {stats.name} never fired since monitoring began")
+            lines.append(f"{_units(n)} of layer {stats.name} never fired since monitoring "
+                         f"began")
             continue
-        head = f"{n} units of layer {stats.name} died at step {step}"
+        head = f"{_units(n)} of layer {stats.name} died at step {step}"
         lines.append(head + _update_clause(history, step - 1))
     rest = sum(n for _, n in groups[MAX_GROUPS:])
     if rest:
-        lines.append(f"{rest} more units of layer {stats.name} died at "
+        lines.append(f"{_units(rest)} more of layer {stats.name} died at "
                      f"{len(groups) - MAX_GROUPS} other steps")
     lines += _bias_lines(monitor, layer, stats, counts, dead)
     return lines
@@ -122,18 +124,21 @@ def _bias_lines(monitor: ActivationMonitor, layer, stats, counts, dead) -> list[
     lines = []
     if lifted_by_bias.any():
         k = int(lifted_by_bias.sum())
+        bias, spread = np.median(b[lifted_by_bias]), np.median(wx[lifted_by_bias])
+        units = f"{_units(k, 'dead unit')} of {stats.name}"
+        how = (f"drifted far below its pre-activation spread for {units}"
+               if low - bias >= FAR * spread else f"holds {units} just below the active region")
         lines.append(
-            f"bias of {stats.producer} drifted far below its pre-activation spread: for {k} "
-            f"dead units of {stats.name} the bias (median {np.median(b[lifted_by_bias]):.3g}) "
-            f"outweighs the largest w·x seen in the window (median "
-            f"{np.median(wx[lifted_by_bias]):.3g}), so no input lifts them above {low:g}; "
-            f"revive() them, or lower the learning rate or weight decay on biases")
+            f"bias of {stats.producer} {how}: the bias (median {bias:.3g}) outweighs the "
+            f"largest w·x seen in the window (median {spread:.3g}), so no input lifts them "
+            f"above {low:g}; revive() them, or lower the learning rate or weight decay on "
+            f"biases")
     if weights_away.any():
         k = int(weights_away.sum())
         lines.append(
-            f"incoming weights of {stats.producer} point away from the data for {k} dead units "
-            f"of {stats.name}: even w·x alone never exceeds {low:g} in the window; revive() "
-            f"them")
+            f"incoming weights of {stats.producer} point away from the data for "
+            f"{_units(k, 'dead unit')} of {stats.name}: even w·x alone never exceeds {low:g} in "
+            f"the window; revive() them")
     return lines
 
 
@@ -142,3 +147,7 @@ def _units_are_rows(layer, producer) -> bool:
     last = len(layer.dims)  # the output has len(dims) + 1 dims
     wanted = last if isinstance(producer, nn.Linear) else 1
     return layer.unit_dim == wanted and producer.weight.shape[0] == layer.units
+
+
+def _units(n: int, noun: str = "unit") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
