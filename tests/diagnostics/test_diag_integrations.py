@@ -17,6 +17,11 @@ def _model():
     return model
 
 
+# The Hugging Face tests share one worker under xdist: importing transformers is the slow part.
+hf_group = pytest.mark.xdist_group("diag_hugging_face")
+
+
+@hf_group
 def test_hugging_face_callback_logs_and_warns(caplog):
     trainer_callback = pytest.importorskip("transformers.trainer_callback")
     from relukit.diagnostics import DeadUnitsWarning, HuggingFaceCallback
@@ -47,6 +52,7 @@ def test_hugging_face_callback_logs_and_warns(caplog):
     assert callback.monitor is None and not model[1]._forward_hooks
 
 
+@hf_group
 def test_hugging_face_callback_stays_quiet_below_threshold():
     pytest.importorskip("transformers.trainer_callback")
     from relukit.diagnostics import DeadUnitsWarning, HuggingFaceCallback
@@ -61,6 +67,35 @@ def test_hugging_face_callback_stays_quiet_below_threshold():
     assert len(callback.reports) == 1
     with pytest.raises(ValueError, match="dead_threshold"):
         HuggingFaceCallback(dead_threshold=0)
+
+
+@hf_group
+def test_hugging_face_callback_in_a_real_trainer_run(tmp_path):
+    pytest.importorskip("accelerate")  # transformers' Trainer needs it
+    transformers = pytest.importorskip("transformers")
+    from relukit.diagnostics import DeadUnitsWarning, HuggingFaceCallback
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = _model()
+
+        def forward(self, x, labels=None):
+            out = self.body(x).squeeze(-1)
+            return {"loss": nn.functional.mse_loss(out, labels), "logits": out}
+
+    data = [{"x": torch.randn(4), "labels": torch.randn(())} for _ in range(32)]
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=4, report_to=[],
+        save_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=True)
+    callback = HuggingFaceCallback(window=2)
+    trainer = transformers.Trainer(model=Net(), args=args, train_dataset=data,
+                                   callbacks=[callback])
+    with pytest.warns(DeadUnitsWarning, match="layer body.1"):
+        trainer.train()
+    assert [r.step for r in callback.reports] == [2, 4]
+    assert set(range(5)) <= set(callback.reports[-1].layer("body.1").dead_units)
+    assert callback.monitor is None  # hooks removed at the end of training
 
 
 def test_lightning_callback_reports_windows():
