@@ -91,6 +91,20 @@ def test_sequence_units_are_the_last_dim_and_unit_dim_overrides():
             model(x)
 
 
+def test_conv1d_outputs_count_channels_not_positions():
+    torch.manual_seed(0)
+    conv = nn.Conv1d(2, 5, 3)
+    with torch.no_grad():
+        conv.bias[3] = -1e4
+    model = nn.Sequential(conv, nn.BatchNorm1d(5), nn.ReLU())
+    with torch.no_grad():
+        model[1].bias[3] = -1e4
+    with ActivationMonitor(model) as monitor:
+        model(torch.randn(4, 2, 9))  # (N, C, L): 3-D, but channels are the units
+        stats = monitor.report().layer("2")
+    assert (stats.units, stats.unit_dim, stats.dead_units) == (5, 1, [3])
+
+
 def test_sigmoid_saturation_and_leaky_negative_side():
     torch.manual_seed(0)
     fc = _linear([[0.1, 0.1], [0.1, 0.1], [0.1, 0.1]], [0.0, 50.0, -50.0])

@@ -257,7 +257,7 @@ class ActivationMonitor:
             with torch.no_grad():
                 y = output.detach()
                 if layer.units is None:
-                    layer.allocate(y, self._resolve_dim(layer, y))
+                    layer.allocate(y, self._resolve_dim(layer, y, inputs))
                 elif y.ndim != len(layer.dims) + 1 or y.shape[layer.unit_dim] != layer.units:
                     raise ValueError(
                         f"ActivationMonitor: {layer.name} produced shape {tuple(y.shape)} but "
@@ -281,14 +281,14 @@ class ActivationMonitor:
 
         return hook
 
-    def _resolve_dim(self, layer: _Layer, y: torch.Tensor) -> int:
+    def _resolve_dim(self, layer: _Layer, y: torch.Tensor, inputs: tuple) -> int:
         override = self._unit_dim
         if isinstance(override, dict):
             override = override.get(layer.name)
-        producer = layer.topology.producer
-        after_conv1d = producer is not None and isinstance(
-            self.model.get_submodule(producer), nn.Conv1d)
-        return resolve_unit_dim(y.shape, override, after_conv1d)
+        source = None
+        if self._recorder is not None and inputs:
+            source = self._recorder.source_of(inputs[0])
+        return resolve_unit_dim(y.shape, override, isinstance(source, nn.Conv1d))
 
     # -- steps and windows -----------------------------------------------------------------
 

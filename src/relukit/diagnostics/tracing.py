@@ -70,6 +70,15 @@ class GraphRecorder:
             self._events.append(_Event(name, module, first, output))
         return record
 
+    def source_of(self, tensor: object) -> nn.Module | None:
+        """During the recorded pass: the module (through a BatchNorm) that produced ``tensor``."""
+        if not self._recording:
+            return None
+        index = _producer_of(self._events, len(self._events), tensor)
+        if index is not None and isinstance(self._events[index].module, _BatchNorm):
+            index = _producer_of(self._events, index, self._events[index].input)
+        return None if index is None else self._events[index].module
+
     def _start(self, module, inputs):
         self._events = []
         self._recording = True
@@ -151,6 +160,7 @@ def _producer_of(events: list[_Event], index: int, tensor: object) -> int | None
     if not isinstance(tensor, torch.Tensor):
         return None
     for j in range(index - 1, -1, -1):
-        if events[j].output is tensor and events[j].module is not events[index].module:
+        if events[j].output is tensor and (index == len(events)
+                                           or events[j].module is not events[index].module):
             return j
     return None
