@@ -35,7 +35,7 @@ import fnmatch
 import inspect
 import sys
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -216,7 +216,7 @@ def _fmt_bits(v: float | None) -> str:
     return "?" if v is None else f"{v:g}"
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
     return ["  " + fmt(rows[0]), "  " + "  ".join("-" * w for w in widths)] + [
@@ -246,7 +246,8 @@ def convert(
 
     Returns a :class:`ConversionSummary` (print it for a table). Training mode, ``inplace``
     flags, PReLU's weight (the same Parameter object, so optimisers stay valid) and forward
-    hooks are kept. Modules shared by several parents stay shared.
+    hooks are kept. Modules shared by several parents stay shared. Converting a converted
+    model again sets ``bits`` on relukit's own GELU/SiLU/Mish (``bits=None``: exact again).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
