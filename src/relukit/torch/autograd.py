@@ -353,7 +353,10 @@ class KBitFunction(torch.autograd.Function):
             y = torch.nn.functional.silu(x)
         else:
             y = torch.nn.functional.mish(x)
-        idx = torch.bucketize(x.contiguous(), boundaries.to(x.dtype), out_int32=True)
+        # half types compare in float32: rounding the boundaries to bf16 would move them
+        xc = x.contiguous() if x.dtype in (torch.float32, torch.float64) else x.to(
+            torch.float32, memory_format=torch.contiguous_format)
+        idx = torch.bucketize(xc, boundaries.to(xc.dtype), out_int32=True)
         codes = interval_codes.index_select(0, idx.reshape(-1))
         ctx.bits, ctx.shape = bits, x.shape
         ctx.save_for_backward(packing.pack_codes(codes, bits), levels)

@@ -212,6 +212,7 @@ def selu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 _CODEBOOKS: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
 
+@torch.compiler.disable  # built once, in Python: nothing for torch.compile to trace
 def _codebook_tensors(name: str, approximate: str, bits: int, device: torch.device):
     key = (name, approximate, bits, device)
     if key not in _CODEBOOKS:
