@@ -169,6 +169,8 @@ def test_windows_history_and_report_of_empty_window():
         model(torch.tensor([[-1.0]]))
         monitor.step()
         model(torch.tensor([[-2.0]]))
+        with monitor.paused():
+            model(torch.tensor([[5.0]]))  # not counted: the units stay dead
         monitor.step()
         assert monitor.report() is monitor.history[-1]
     assert monitor.dead_fraction_history() == {"1": [0.0, 1.0]}

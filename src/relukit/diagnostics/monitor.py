@@ -10,6 +10,9 @@ Units: dim 1 of ``(N, C, ...)`` outputs, the last dim of 3-D ``(N, T, C)`` seque
 (except right after a Conv1d, whose output is ``(N, C, L)``), dim 0 of a 1-D output;
 ``unit_dim`` overrides (an int for every layer or a ``{layer name: dim}`` dict).
 
+Every forward pass through a monitored module counts, validation included: wrap what should
+not count in ``with monitor.paused():``.
+
 torch.distributed: when a process group is initialised (and ``sync`` is not False), closing a
 window and ``report()`` all-reduce the counts (sums; maxima for the last-active step and the
 pre-activation maximum) before any verdict, so a unit active only on another rank's data is
@@ -21,7 +24,8 @@ under DistributedDataParallel, which all-reduces gradients).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -183,6 +187,7 @@ class ActivationMonitor:
                 raise ValueError(f"unit_dim names unknown layer(s) {sorted(unknown)}; "
                                  f"monitored: {[layer.name for layer in self._layers]}")
         self.history: list[MonitorReport] = []
+        self._paused = False
         self._step = 0
         self._window_steps = 0
         self._handles = [layer.module.register_forward_hook(self._hook_for(layer))
@@ -252,7 +257,7 @@ class ActivationMonitor:
         spec = layer.spec
 
         def hook(module, inputs, output):
-            if not isinstance(output, torch.Tensor) or output.numel() == 0:
+            if self._paused or not isinstance(output, torch.Tensor) or output.numel() == 0:
                 return
             with torch.no_grad():
                 y = output.detach()
@@ -481,6 +486,15 @@ class ActivationMonitor:
         i = names.index(layer_name)
         size, relative, lr = self._updates.column(i)
         return {"size": size, "relative": relative, "lr": lr}
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Forward passes inside this block are not counted (validation, probing)."""
+        previous, self._paused = self._paused, True
+        try:
+            yield
+        finally:
+            self._paused = previous
 
     def resync(self) -> None:
         """Take the current weights as the reference for the next update size (after a change
