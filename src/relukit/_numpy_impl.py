@@ -132,8 +132,17 @@ def _sigmoid64(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, e * r)
 
 
+def _sigmoid_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sigma(x) and sigma(-x) = 1 - sigma(x) from one exp, neither cancelling."""
+    e = np.exp(-np.abs(x))
+    r = 1.0 / (1.0 + e)
+    er = e * r
+    pos = x >= 0
+    return np.where(pos, r, er), np.where(pos, er, r)
+
+
 def _blocked(kernel, x: np.ndarray, out: np.ndarray, *, scratch: bool = True,
-             scratch_dtype=None) -> np.ndarray:
+             scratch_dtype=None, scratch_rows: int = 0) -> np.ndarray:
     """Apply ``kernel(x_block, out_block, scratch_block)`` block by block.
 
     A NumPy expression of k steps reads and writes main memory k times; run on cache-sized
@@ -142,18 +151,26 @@ def _blocked(kernel, x: np.ndarray, out: np.ndarray, *, scratch: bool = True,
     array; partial overlap is resolved by the caller (catalogue) with a copy.
     """
     sd = x.dtype if scratch_dtype is None else scratch_dtype
+    lead = (scratch_rows,) if scratch_rows else ()  # several scratch rows: tb[0], tb[1]...
     if not (x.flags.c_contiguous and out.flags.c_contiguous) or x.size <= BLOCK:
-        kernel(x, out, np.empty(x.shape, sd) if scratch else None)
+        xs, os_ = (x.reshape(1), out.reshape(1)) if x.ndim == 0 else (x, out)  # views
+        kernel(xs, os_, np.empty(lead + xs.shape, sd) if scratch else None)
         return out
     xf = x.reshape(-1)
     of = out.reshape(-1)
-    tmp = np.empty(BLOCK, dtype=sd) if scratch else None
+    tmp = np.empty(lead + (BLOCK,), dtype=sd) if scratch else None
     n = xf.size
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
-        t = tmp[: stop - start] if tmp is not None else None
+        t = tmp[..., : stop - start] if tmp is not None else None
         kernel(xf[start:stop], of[start:stop], t)
     return out
+
+
+def _set_nan(ob: np.ndarray, nan: np.ndarray) -> None:
+    """NaN where the input was NaN: comparisons would have said False (0)."""
+    if nan.any():
+        np.copyto(ob, np.nan, where=nan)
 
 
 def _new(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -168,8 +185,18 @@ def relu(x, out):
 
 
 def relu_d(x, *, out=None):
-    # heaviside: 1 where x > 0, 0 where x <= 0 (PyTorch's side at the kink), NaN where NaN
-    return np.heaviside(x, 0, out=_new(x, out))
+    """1 where x > 0, 0 where x <= 0 (PyTorch's side at the kink), NaN where NaN.
+
+    Comparisons into a bool scratch and one cast: np.heaviside is ~10x slower (no SIMD loop).
+    Every kernel reads x before it writes out, so out may be x.
+    """
+    def kernel(xb, ob, tb):
+        np.isnan(xb, out=tb[0])
+        np.greater(xb, 0, out=tb[1])
+        np.copyto(ob, tb[1])
+        _set_nan(ob, tb[0])
+
+    return _blocked(kernel, x, _new(x, out), scratch_dtype=np.bool_, scratch_rows=2)
 
 
 def _slope_compute_dtype(dtype: np.dtype, slope: float):
@@ -208,19 +235,20 @@ def _slope_derivative(x, slope, out):
     """
     if np.ndim(slope) == 0:
         s = x.dtype.type(slope)
-        if 0 <= s <= 1:
-            # max(H(x), s): H is 0 for x <= 0 and 1 for x > 0; NaN stays NaN. Two passes.
-            def kernel(xb, ob, tb):
-                np.heaviside(xb, 0, out=ob)
-                np.maximum(ob, s, out=ob)
-        else:
-            def kernel(xb, ob, tb):
-                pos, nan = xb > 0, np.isnan(xb)
-                ob.fill(s)
-                ob[pos] = 1
-                ob[nan] = np.nan
+        unit = 0 <= s <= 1
 
-        return _blocked(kernel, x, out, scratch=False)
+        def kernel(xb, ob, tb):
+            np.isnan(xb, out=tb[0])
+            np.greater(xb, 0, out=tb[1])
+            if unit:  # max([x > 0], s): 1 above 0, s at and below. Exact.
+                np.copyto(ob, tb[1])
+                np.maximum(ob, s, out=ob)
+            else:
+                ob.fill(s)
+                np.copyto(ob, 1, where=tb[1])
+            _set_nan(ob, tb[0])
+
+        return _blocked(kernel, x, out, scratch_dtype=np.bool_, scratch_rows=2)
     pos, nan = x > 0, np.isnan(x)
     np.copyto(out, np.broadcast_to(np.asarray(slope, dtype=x.dtype), x.shape))
     out[pos] = 1
@@ -246,8 +274,8 @@ def hardtanh_d(x, min_val, max_val, *, out=None):
     return _box_derivative(x, float(min_val), float(max_val), _new(x, out))
 
 
-def _strictly_above(dtype: np.dtype, bound: float) -> tuple[float, float]:
-    """(c, h) with heaviside(x - c, h) == [x > bound] for every x of ``dtype``.
+def _strictly_above(dtype: np.dtype, bound: float) -> tuple[float, bool]:
+    """(c, inclusive): [x > bound] == (x >= c if inclusive else x > c) for x of ``dtype``.
 
     ``bound`` is the exact parameter; rounding it to the dtype first would move the kink by
     half an ulp (hardtanh(max_val=0.7) in float32 has fl(0.7) < 0.7 strictly inside).
@@ -256,29 +284,30 @@ def _strictly_above(dtype: np.dtype, bound: float) -> tuple[float, float]:
     if float(f) > bound:
         f = np.nextafter(f, dtype.type(-np.inf))
     if np.isneginf(f):  # bound below the dtype's range: every x >= -max is above it
-        return -float(np.finfo(dtype).max), 1.0
-    return float(f), 0.0
+        return -float(np.finfo(dtype).max), True
+    return float(f), False
 
 
 def _box_derivative(x, lo, hi, out):
     """1 strictly inside (lo, hi), 0 at and beyond the edges, NaN for NaN.
 
-    The sign of x - c is the sign of the exact difference (IEEE subtraction is monotone and
-    exact at zero), so heaviside of the differences decides the region without a comparison
-    array. [x < hi] is [-x > -hi].
+    Two comparisons into bool scratch, their conjunction cast once. [x < hi] is [-x > -hi].
     """
-    lo_c, lo_h = _strictly_above(x.dtype, lo)
-    nhi_c, hi_h = _strictly_above(x.dtype, -hi)
+    lo_c, lo_incl = _strictly_above(x.dtype, lo)
+    nhi_c, hi_incl = _strictly_above(x.dtype, -hi)
     lo_c, hi_c = x.dtype.type(lo_c), x.dtype.type(-nhi_c)
+    above = np.greater_equal if lo_incl else np.greater
+    below = np.less_equal if hi_incl else np.less
 
     def kernel(xb, ob, tb):  # xb is read before ob is written: out may be x
-        np.subtract(hi_c, xb, out=tb)
-        np.heaviside(tb, hi_h, out=tb)
-        np.subtract(xb, lo_c, out=ob)
-        np.heaviside(ob, lo_h, out=ob)
-        np.multiply(ob, tb, out=ob)
+        np.isnan(xb, out=tb[0])
+        above(xb, lo_c, out=tb[1])
+        below(xb, hi_c, out=tb[2])
+        np.logical_and(tb[1], tb[2], out=tb[1])
+        np.copyto(ob, tb[1])
+        _set_nan(ob, tb[0])
 
-    return _blocked(kernel, x, out)
+    return _blocked(kernel, x, out, scratch_dtype=np.bool_, scratch_rows=3)
 
 
 def crelu(x, out, axis):
@@ -477,6 +506,27 @@ def _gelu_parts(x, derivative: bool):
     return out
 
 
+def gelu_narrow(x, approximate):
+    """GELU for float32/float16 results, evaluated in float64 without the double-double
+    corrections: their effect (a few float64 ulp, 1e-13 relative at worst in scipy's erfc
+    tail) is 2^-29 of a float32 ulp, and this is 3-4x faster."""
+    xc = np.clip(x, -40.0, 40.0)
+    if approximate == "tanh":
+        w = xc * (_GELU_TANH_K1[0] + _GELU_TANH_K3[0] * xc * xc)
+        return np.maximum(x, -40.0) * _sigmoid64(w)
+    return np.maximum(x, -40.0) * (0.5 * _erfc(xc * -_INV_SQRT2[0]))
+
+
+def gelu_d_narrow(x, approximate):
+    """GELU's derivative for float32/float16 results (see gelu_narrow)."""
+    xc = np.clip(x, -40.0, 40.0)
+    if approximate == "tanh":
+        w = xc * (_GELU_TANH_K1[0] + _GELU_TANH_K3[0] * xc * xc)
+        s, s_neg = _sigmoid_pair(w)
+        return s + xc * s * s_neg * (_GELU_TANH_K1[0] + 3.0 * _GELU_TANH_K3[0] * xc * xc)
+    return 0.5 * _erfc(xc * -_INV_SQRT2[0]) + xc * _INV_SQRT_2PI * np.exp(-0.5 * xc * xc)
+
+
 def _normal_pdf(x):
     """phi(x) with x*x in double-double (a rounded x^2 costs x^2/2 ulp)."""
     p, e = _two_prod(x, x)
@@ -487,7 +537,8 @@ def gelu(x, approximate):
     if approximate == "tanh":
         xc = np.clip(x, -1e4, 1e4)
         wh, wl = _gelu_tanh_w(xc)
-        s = _sigmoid64(wh) * (1.0 + _sigmoid64(-wh) * wl)
+        sig, sig_neg = _sigmoid_pair(wh)
+        s = sig * (1.0 + sig_neg * wl)
         out = np.where(x < -1e4, -0.0, x * s)
         return _gelu_tanh_tail(xc, wh, wl, out, None)
     return _gelu_parts(x, derivative=False)
@@ -497,7 +548,7 @@ def gelu_d(x, approximate):
     if approximate == "tanh":
         xc = np.clip(x, -1e4, 1e4)
         wh, wl = _gelu_tanh_w(xc)
-        sig, sig_neg = _sigmoid64(wh), _sigmoid64(-wh)
+        sig, sig_neg = _sigmoid_pair(wh)
         # sigma(wh + wl) = sigma(wh) * (1 + sigma(-wh) * wl) to first order
         s, s_neg = sig * (1.0 + sig_neg * wl), sig_neg * (1.0 - sig * wl)
         dw = _GELU_TANH_K1[0] + 3.0 * _GELU_TANH_K3[0] * xc * xc
@@ -580,7 +631,8 @@ def silu(x):
 
 def silu_d(x):
     xc = np.clip(x, -800.0, 800.0)
-    return _exp_tail(x, _sigmoid64(xc) * (1.0 + xc * _sigmoid64(-xc)), 1.0)
+    s, s_neg = _sigmoid_pair(xc)
+    return _exp_tail(x, s * (1.0 + xc * s_neg), 1.0)
 
 
 def _mish_parts(x):
@@ -630,7 +682,14 @@ def softplus(x, beta, threshold):
 
 def softplus_d(x, beta, threshold):
     t, tl = _softplus_arg(x, beta)
-    s = _sigmoid64(t)
-    if tl is not None:
-        s = s * (1.0 + _sigmoid64(-t) * tl)
+    if tl is None:
+        s = _sigmoid64(t)
+    else:
+        s, s_neg = _sigmoid_pair(t)
+        s = s * (1.0 + s_neg * tl)
     return np.where(t > threshold, 1.0, s)
+
+
+# Cheaper float64 evaluations that are exact enough once rounded to float32/float16
+# (catalogue._widened uses them for those dtypes); the float64 path keeps the full corrections.
+NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

@@ -245,6 +245,8 @@ def _widened(fn: Callable, a: np.ndarray, out: np.ndarray, values: dict) -> None
     would stream 8 bytes per element through main memory. Blocks of impl.WIDE_BLOCK elements keep
     the temporaries in cache and read x / write out once.
     """
+    if a.dtype != np.float64:
+        fn = impl.NARROW.get(fn, fn)
     block = impl.WIDE_BLOCK
     if a.size <= block or not (a.flags.c_contiguous and out.flags.c_contiguous):
         np.copyto(out, fn(a.astype(np.float64, copy=False), **values), casting="unsafe")
