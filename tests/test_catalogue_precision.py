@@ -197,11 +197,15 @@ def test_precision_against_mpmath(case, dtype, which):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in SMOOTH], ids=lambda c: c[0])
 def test_float16_and_float32_are_float64_rounded_once(case):
-    """Exhaustive over float16 (all 65536 bit patterns), 200k float32 including extremes:
-    the result is bit for bit the float64 result rounded once (so the float64 bound of a few
-    ulp, 2^-29 ulp of float32, cannot become more than the rounding's half ulp)."""
+    """Exhaustive over float16 (all 65536 bit patterns), 200k float32 including extremes: the
+    result is the float64 result rounded once, so the float64 error (a few ulp, 2^-29 of a
+    float32 ulp) cannot grow beyond the rounding's half ulp. GELU's float32/16 path skips the
+    double-double corrections (impl.NARROW); its float64 value differs in the last bits, so its
+    rounding may land on the neighbour of a near-tie: at most 1 ulp apart (and within the
+    precision bounds above, which test it against mpmath)."""
     _, act_name, _, params = case
     act = relukit.get(act_name)
+    narrow = act._value in _numpy_impl.NARROW
     x16 = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(np.float16)
     rng = np.random.default_rng(7)
     x32 = np.concatenate([
@@ -213,8 +217,13 @@ def test_float16_and_float32_are_float64_rounded_once(case):
             with np.errstate(over="ignore"):
                 wide = fn(x.astype(np.float64), **params).astype(x.dtype)
             got = fn(x, **params)
-            np.testing.assert_array_equal(got, wide)
-            assert (np.signbit(got) == np.signbit(wide)).all()
+            nan = np.isnan(wide)
+            assert (np.isnan(got) == nan).all()
+            if narrow:
+                assert ulp_distance(got[~nan], wide[~nan]).max() <= 1
+            else:
+                np.testing.assert_array_equal(got, wide)
+                assert (np.signbit(got) == np.signbit(wide))[~nan].all()
 
 
 # ----------------------------------------------------------------------------- the erfc paths
