@@ -223,3 +223,61 @@ def test_import_without_torch_says_how_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert "pip install" in out.stdout and "relukit[torch]" in out.stdout
+
+
+class _SharedAct(nn.Module):
+    """One ReLU module used after two layers of different widths, as many models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(3, 5), nn.Linear(5, 4), nn.Linear(4, 1)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.head(self.act(self.fc2(self.act(self.fc1(x)))))
+
+
+def test_a_shared_activation_module_gets_counts_per_call_and_can_be_revived():
+    torch.manual_seed(0)
+    model = _SharedAct()
+    with torch.no_grad():
+        model.fc1.bias[1] = -1e4
+        model.fc2.bias[3] = -1e4
+    x = torch.randn(30, 3)
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        report = monitor.report()
+        first, second = report.layer("act"), report.layer("act#1")
+        assert (first.units, first.dead_units, first.producer, first.consumer) == (
+            5, [1], "fc1", "fc2")
+        with monitor.paused():
+            hidden = model.fc2(torch.relu(model.fc1(x)))
+        expected = (hidden <= 0).all(dim=0).nonzero().flatten().tolist()
+        assert 3 in expected
+        assert (second.units, second.dead_units, second.producer, second.consumer) == (
+            4, expected, "fc2", "head")
+        assert second.module == "act"
+        before = model(x)
+        from relukit.diagnostics import revive
+
+        assert revive(model, report).revived == {"act": [1], "act#1": expected}
+        assert torch.equal(before, model(x))
+
+
+def test_recomputation_during_backward_is_not_counted_twice():
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+
+        def forward(self, x):
+            return checkpoint(self.block, x, use_reentrant=False).sum()
+
+    model = Checkpointed()
+    with ActivationMonitor(model) as monitor:
+        model(torch.randn(6, 3, requires_grad=True)).backward()
+        stats = monitor.report().layer("block.1")
+    assert stats.observations == 6
+    assert [s.name for s in monitor.report().layers] == ["block.1"]

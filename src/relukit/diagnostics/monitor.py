@@ -11,7 +11,10 @@ Units: dim 1 of ``(N, C, ...)`` outputs, the last dim of 3-D ``(N, T, C)`` seque
 ``unit_dim`` overrides (an int for every layer or a ``{layer name: dim}`` dict).
 
 Every forward pass through a monitored module counts, validation included: wrap what should
-not count in ``with monitor.paused():``.
+not count in ``with monitor.paused():``. Once ``model`` itself has been called, only forwards
+inside a call of ``model`` count, so activations recomputed during backward (gradient
+checkpointing) are not counted twice. A module called several times per forward (one
+``nn.ReLU`` shared by several layers) gets one set of counts per call: ``act``, ``act#1``...
 
 torch.distributed: when a process group is initialised (and ``sync`` is not False), closing a
 window and ``report()`` all-reduce the counts (sums; maxima for the last-active step and the
@@ -38,6 +41,7 @@ from .report import LayerStats, MonitorReport
 from .tracing import GraphRecorder, Topology
 
 SAMPLED_ROWS = 16
+MAX_CALLS = 64  #: calls of one module per forward that get their own accumulator
 
 
 class _Series:
@@ -84,8 +88,11 @@ def _active_indicator(y: torch.Tensor, spec: ActivationSpec) -> torch.Tensor:
 class _Layer:
     """Accumulators of one activation module (allocated at its first forward)."""
 
-    def __init__(self, name: str, module: nn.Module, spec: ActivationSpec):
-        self.name, self.module, self.spec = name, module, spec
+    def __init__(self, name: str, module: nn.Module, spec: ActivationSpec, call: int = 0):
+        # A module called several times per forward (one nn.ReLU shared by several layers)
+        # gets one accumulator per call: "act", "act#1", ...
+        self.module_name, self.module, self.spec, self.call = name, module, spec, call
+        self.name = name if call == 0 else f"{name}#{call}"
         self.units: int | None = None
         self.unit_dim: int | None = None
         self.dims: tuple[int, ...] = ()
@@ -190,8 +197,13 @@ class ActivationMonitor:
         self._paused = False
         self._step = 0
         self._window_steps = 0
+        self._calls: dict[str, int] = {}  # calls of each module in the current forward
+        self._root_depth = 0  # > 0 inside a call of ``model``
+        self._root_seen = False
         self._handles = [layer.module.register_forward_hook(self._hook_for(layer))
                          for layer in self._layers]
+        self._handles += [model.register_forward_pre_hook(self._enter_root),
+                          model.register_forward_hook(self._leave_root, always_call=True)]
         self._recorder: GraphRecorder | None = GraphRecorder(
             model, [layer.name for layer in self._layers], self._set_topology)
         self._grad_layers = gradflow.parameterised_layers(model) if track_gradients else []
@@ -246,19 +258,53 @@ class ActivationMonitor:
                     for p in group["params"]}
         return [group_of.get(id(ps[0])) for _, ps in self._grad_layers]
 
-    def _set_topology(self, topologies: dict[str, Topology]) -> None:
+    def _set_topology(self, topologies: dict[tuple[str, int], Topology]) -> None:
+        self._topologies = topologies
         for layer in self._layers:
-            layer.topology = topologies.get(layer.name, Topology())
+            layer.topology = topologies.get((layer.module_name, layer.call), layer.topology)
         self._recorder = None
+
+    def _enter_root(self, module, inputs) -> None:
+        self._root_seen = True
+        self._root_depth += 1
+        if self._root_depth == 1:
+            self._calls.clear()
+
+    def _leave_root(self, module, inputs, output) -> None:
+        self._root_depth = max(0, self._root_depth - 1)
+
+    def _site(self, first: _Layer) -> _Layer | None:
+        """The accumulator of this call of ``first.module`` (one per call in a forward)."""
+        call = self._calls.get(first.module_name, 0)
+        self._calls[first.module_name] = call + 1
+        if call == 0:
+            return first
+        for layer in self._layers:
+            if layer.module is first.module and layer.call == call:
+                return layer
+        if call > MAX_CALLS:
+            return None
+        layer = _Layer(first.module_name, first.module, first.spec, call)
+        layer.topology = getattr(self, "_topologies", {}).get(
+            (first.module_name, call), Topology(note=f"{layer.name} was not seen in the "
+                                                     f"observed first forward pass"))
+        self._layers.append(layer)
+        return layer
 
     # -- counting --------------------------------------------------------------------------
 
-    def _hook_for(self, layer: _Layer):
-        spec = layer.spec
-
+    def _hook_for(self, first: _Layer):
         def hook(module, inputs, output):
             if self._paused or not isinstance(output, torch.Tensor) or output.numel() == 0:
                 return
+            if self._root_seen and not self._root_depth:
+                # Outside a call of the model: activation recomputation during backward
+                # (gradient checkpointing) would count the same batch twice.
+                return
+            layer = self._site(first)
+            if layer is None:
+                return
+            spec = layer.spec
             with torch.no_grad():
                 y = output.detach()
                 if layer.units is None:
@@ -289,7 +335,7 @@ class ActivationMonitor:
     def _resolve_dim(self, layer: _Layer, y: torch.Tensor, inputs: tuple) -> int:
         override = self._unit_dim
         if isinstance(override, dict):
-            override = override.get(layer.name)
+            override = override.get(layer.name, override.get(layer.module_name))
         source = None
         if self._recorder is not None and inputs:
             source = self._recorder.source_of(inputs[0])
@@ -540,7 +586,8 @@ def _layer_stats(layer: _Layer, c: dict) -> LayerStats:
     dead = np.flatnonzero(active == 0).tolist() if obs and spec.kind == "gate" else []
     zeros = total - float(active.sum()) if spec.zero_floor else float(c["zeros"])
     stats = LayerStats(
-        name=layer.name, activation=spec.name, units=units, dead_units=dead,
+        name=layer.name, module=layer.module_name, activation=spec.name, units=units,
+        dead_units=dead,
         dead_fraction=len(dead) / units if units else 0.0,
         sparsity=zeros / total if total else 0.0, observations=obs, unit_dim=layer.unit_dim,
         producer=layer.topology.producer, norm=layer.topology.norm,

@@ -103,7 +103,7 @@ def _plan(model: nn.Module, stats) -> _Plan:
         raise _Refusal(f"cannot locate the producing layer: {stats.topology_note}")
     if stats.consumer is None:
         raise _Refusal(f"cannot locate the consuming layer: {stats.topology_note}")
-    activation = model.get_submodule(stats.name)
+    activation = model.get_submodule(stats.module or stats.name)
     spec = spec_for(activation)
     if spec is None or spec.kind != "gate" or spec.high is not None or spec.low != 0.0:
         raise _Refusal(f"its activation ({stats.activation}) has no constant-zero dead output "

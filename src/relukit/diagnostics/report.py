@@ -16,7 +16,7 @@ class LayerStats:
     the fraction of outputs saturated (threshold in ``relukit.diagnostics.kinds``).
     """
 
-    name: str
+    name: str  #: module name; "name#k" for the k-th extra call of a module shared in a forward
     activation: str
     units: int
     dead_units: list[int]
@@ -24,6 +24,7 @@ class LayerStats:
     sparsity: float
     observations: int  #: outputs seen per unit in the window (samples x positions)
     unit_dim: int | None = None
+    module: str = ""  #: qualified name of the activation module
     negative_fraction: float | None = None
     saturated_fraction: float | None = None
     #: Per unit: fraction of its outputs in the active region (outside the zero-gradient or

@@ -51,8 +51,8 @@ class GraphRecorder:
     """Records the first forward pass of ``model`` and hands the topologies to ``done``."""
 
     def __init__(self, model: nn.Module, activations: list[str],
-                 done: Callable[[dict[str, Topology]], None]):
-        self._activations = activations
+                 done: Callable[[dict[tuple[str, int], Topology]], None]):
+        self._activations = set(activations)
         self._done = done
         self._events: list[_Event] = []
         self._recording = False  # only inside a call of the root model: no leak otherwise
@@ -87,7 +87,12 @@ class GraphRecorder:
         if not self._recording:
             return
         try:
-            self._done({a: locate(self._events, a) for a in self._activations})
+            calls: dict[str, int] = {}
+            for event in self._events:
+                if event.name in self._activations:
+                    calls[event.name] = calls.get(event.name, 0) + 1
+            self._done({(a, k): locate(self._events, a, k)
+                        for a, n in calls.items() for k in range(n)})
         finally:
             self.remove()
 
@@ -103,14 +108,13 @@ def _kind(event: _Event) -> str:
     return f"{event.name} ({type(event.module).__name__})"
 
 
-def locate(events: list[_Event], activation: str) -> Topology:
+def locate(events: list[_Event], activation: str, call: int = 0) -> Topology:
+    """Producer and consumer of the ``call``-th call of module ``activation`` in ``events``."""
     calls = [i for i, e in enumerate(events) if e.name == activation]
-    if not calls:
-        return Topology(note=f"{activation} was not called in the observed forward pass")
-    if len(calls) > 1:
-        return Topology(note=f"{activation} is called {len(calls)} times per forward pass, "
-                             f"so its units have several producers")
-    at = calls[0]
+    if call >= len(calls):
+        return Topology(note=f"{activation} was not called {call + 1} time(s) in the observed "
+                             f"forward pass")
+    at = calls[call]
     act = events[at]
     topo = Topology()
     source = _producer_of(events, at, act.input)
