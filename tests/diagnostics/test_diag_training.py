@@ -101,3 +101,15 @@ def test_amplifying_relu_mlp_is_flagged_exploding():
     verdicts = {g.name: g.verdict for g in report.gradients}
     assert set(verdicts.values()) == {"exploding"}
     assert any("exploding" in c for c in report.causes)
+
+
+def test_layers_without_gradient_get_no_verdict():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    model.unused = nn.Linear(4, 4)  # never called: its grad stays None
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with ActivationMonitor(model, optimizer=opt) as monitor:
+        model(torch.randn(8, 4)).sum().backward()
+        opt.step()
+        report = monitor.step()
+    assert [g.name for g in report.gradients] == ["0", "2"]

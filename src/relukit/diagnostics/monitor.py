@@ -210,6 +210,7 @@ class ActivationMonitor:
         self._grad_sum: torch.Tensor | None = None
         self._index_cache: dict = {}
         self._grad_steps = 0
+        self._grad_counts = [0] * len(self._grad_layers)  # steps in which a layer had a grad
         # Per step and parameterised layer: update size, size / weights' norm, learning rate.
         self._updates = _Series(3, len(self._grad_layers))
         self._pending_updates: list[torch.Tensor] = []
@@ -371,6 +372,8 @@ class ActivationMonitor:
             norms = self._per_layer(gradflow.squared_norms(grads), index).sqrt()
             self._grad_sum = norms if self._grad_sum is None else self._grad_sum + norms
         self._grad_steps += 1
+        for i in set(index):
+            self._grad_counts[i] += 1
 
     def _per_layer(self, sq: torch.Tensor, index: list[int]) -> torch.Tensor:
         """Sum the per-parameter squares ``sq`` into one value per parameterised layer."""
@@ -505,18 +508,22 @@ class ActivationMonitor:
             for layer in layers:
                 layer.reset_window()
             self._grad_sum, self._grad_steps, self._window_steps = None, 0, 0
+            self._grad_counts = [0] * len(self._grad_layers)
         return report
 
     def _attach_gradients(self, report: MonitorReport) -> None:
         if self._grad_sum is None or not self._grad_steps:
             return
-        norms = (self._grad_sum / self._grad_steps).cpu().tolist()
+        sums = self._grad_sum.cpu().tolist()
         params = [p.detach() for _, ps in self._grad_layers for p in ps]
         index = [i for i, (_, ps) in enumerate(self._grad_layers) for _ in ps]
         with torch.no_grad():
             pnorms = self._per_layer(gradflow.squared_norms(params), index).sqrt().cpu().tolist()
+        # Layers that got no gradient in the window (unused, frozen) get no verdict.
+        used = [i for i, n in enumerate(self._grad_counts) if n]
         report.gradients = gradflow.verdicts(
-            [n for n, _ in self._grad_layers], norms, pnorms,
+            [self._grad_layers[i][0] for i in used],
+            [sums[i] / self._grad_counts[i] for i in used], [pnorms[i] for i in used],
             self.vanishing_ratio, self.exploding_ratio)
 
     # helpers for causes/revive ---------------------------------------------------------------

@@ -79,22 +79,24 @@ class MonitorReport:
         return asdict(self)
 
     def __str__(self) -> str:
-        head = (f"{'layer':<24} {'activation':<12} {'units':>6} {'dead':>6} {'dead%':>7} "
+        names = [s.name for s in self.layers] + [g.name for g in self.gradients]
+        w = min(max([len(n) for n in names] + [24]), 56)  # long names keep their tail
+        head = (f"{'layer':<{w}} {'activation':<12} {'units':>6} {'dead':>6} {'dead%':>7} "
                 f"{'zeros%':>7} {'neg%':>6} {'sat%':>6}")
         lines = [f"MonitorReport at step {self.step} ({self.window_steps} step window, "
                  f"{self.world_size} rank(s))", head, "-" * len(head)]
         for s in self.layers:
             lines.append(
-                f"{s.name[-24:]:<24} {s.activation[:12]:<12} {s.units:>6} "
+                f"{s.name[-w:]:<{w}} {s.activation[:12]:<12} {s.units:>6} "
                 f"{len(s.dead_units):>6} {100 * s.dead_fraction:>6.1f}% "
                 f"{100 * s.sparsity:>6.1f}% {_pct(s.negative_fraction):>6} "
                 f"{_pct(s.saturated_fraction):>6}"
             )
         if self.gradients:
             lines.append("")
-            lines.append(f"{'gradient of':<24} {'norm':>10} {'/max':>9}  verdict")
+            lines.append(f"{'gradient of':<{w}} {'norm':>10} {'/max':>9}  verdict")
             for g in self.gradients:
-                lines.append(f"{g.name[-24:]:<24} {g.norm:>10.3g} {g.ratio_to_max:>9.2g}  "
+                lines.append(f"{g.name[-w:]:<{w}} {g.norm:>10.3g} {g.ratio_to_max:>9.2g}  "
                              f"{g.verdict}")
         if self.causes:
             lines.append("")
