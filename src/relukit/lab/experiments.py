@@ -13,10 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import catalogue
 from .data import Split
 from .models import accuracy, linear_layers, mlp
 
 Advance = Callable[[], None]
+
+#: Bits per element of the quantised derivative the memory experiment shows for gelu/silu/mish.
+KBIT_BITS = 4
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu")
 #: The dying experiment compares ReLU with the variants that are said to fix it.
@@ -264,8 +268,15 @@ def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
         after = saved_tensor_bytes(step, lean)
         with torch.no_grad():
             same = bool(torch.equal(reference(x), lean(x)))
-        out[act] = {"torch_bytes": int(before), "relukit_bytes": int(after),
-                    "saving": 1.0 - after / before if before else 0.0,
-                    "outputs_identical": same, "replaced": len(getattr(summary, "replaced", []))}
+        row = {"torch_bytes": int(before), "relukit_bytes": int(after),
+               "saving": 1.0 - after / before if before else 0.0,
+               "outputs_identical": same, "replaced": summary.num_replaced}
+        if catalogue.get(act).backward_needs == "input":
+            # exact mode keeps the input as torch does; k bits keep a k-bit derivative code
+            quantised = copy.deepcopy(reference)
+            convert(quantised, bits=KBIT_BITS)
+            row["relukit_kbit_bytes"] = int(saved_tensor_bytes(step, quantised))
+        out[act] = row
         advance()
-    return {"batch": cfg.memory_batch, "width": cfg.width, "depth": cfg.depth, "models": out}
+    return {"batch": cfg.memory_batch, "width": cfg.width, "depth": cfg.depth,
+            "kbit_bits": KBIT_BITS, "models": out}

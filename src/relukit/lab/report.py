@@ -91,13 +91,14 @@ DYING_HEADER = ["activation", "regime", "lr", "bias init", "worst layer dead fra
 def memory_rows(results: dict) -> list[list]:
     rows = []
     for act, m in results["memory"]["models"].items():
+        kbit = m.get("relukit_kbit_bytes")
         rows.append([act, m["torch_bytes"], m["relukit_bytes"], m["saving"],
-                     m["outputs_identical"]])
+                     kbit if kbit is not None else "-", m["outputs_identical"]])
     return rows
 
 
 MEMORY_HEADER = ["activation", "torch.nn saved bytes", "relukit saved bytes", "saving",
-                 "outputs identical"]
+                 "relukit bits=4 saved bytes", "outputs identical"]
 
 
 # ----------------------------------------------------------------------------- plots
@@ -145,7 +146,9 @@ def make_plots(results: dict, out: Path) -> dict[str, list[Path]]:
         m = results["memory"]["models"]
         figs["memory"] = [plots.bar_plot(
             out / "memory.png",
-            {a: {"torch.nn": v["torch_bytes"] / 2**20, "relukit": v["relukit_bytes"] / 2**20}
+            {a: {"torch.nn": v["torch_bytes"] / 2**20, "relukit": v["relukit_bytes"] / 2**20,
+                 **({"relukit bits=4": v["relukit_kbit_bytes"] / 2**20}
+                    if "relukit_kbit_bytes" in v else {})}
              for a, v in m.items()},
             title="Saved-for-backward memory of one training step", ylabel="MiB")]
     return figs
@@ -241,7 +244,10 @@ def write_html(results: dict, verdicts: list[Verdict], figs: dict[str, list[Path
         parts += ["<h2>6. Memory saved for backward</h2>",
                   f"<p>One training step of the convergence MLP at batch "
                   f"{results['memory']['batch']}: torch.nn activations vs "
-                  "<code>relukit.torch.convert()</code>.</p>",
+                  "<code>relukit.torch.convert()</code> (exact), and for activations whose "
+                  "backward needs the input, <code>convert(model, bits=4)</code>. Bytes include "
+                  "what the Linear layers keep (their inputs), which no activation can "
+                  "remove.</p>",
                   _table(MEMORY_HEADER, memory_rows(results))]
         parts += [_img(p, p.stem) for p in figs.get("memory", [])]
     elif "memory_error" in results:
