@@ -105,11 +105,20 @@ def test_amplifying_relu_mlp_is_flagged_exploding():
 
 def test_layers_without_gradient_get_no_verdict():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
-    model.unused = nn.Linear(4, 4)  # never called: its grad stays None
+
+    class WithSpare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+            self.unused = nn.Linear(4, 4)  # never called: its grad stays None
+
+        def forward(self, x):
+            return self.net(x)
+
+    model = WithSpare()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with ActivationMonitor(model, optimizer=opt) as monitor:
         model(torch.randn(8, 4)).sum().backward()
         opt.step()
         report = monitor.step()
-    assert [g.name for g in report.gradients] == ["0", "2"]
+    assert [g.name for g in report.gradients] == ["net.0", "net.2"]
