@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from . import packing
+from . import triton_kernels as _tk
 
 _aten = torch.ops.aten
 
@@ -34,7 +35,10 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
 
 
 def _pack_alive(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
-    """Pack the flag ``not dead(x)``, 1 bit per element; ``dead(x, out)`` writes bool flags."""
+    """Pack the flag ``not dead(x)``, 1 bit per element; ``dead(x, out)`` writes bool flags
+    (and ``dead.triton`` says the same to the Triton kernel)."""
+    if _tk.available_for(x):
+        return _tk.pack(x, *dead.triton)
     if packing.fast_ok():
         return packing.pack_dead_flags(x, dead)
     flags = torch.empty(x.shape, dtype=torch.bool, device=x.device)
@@ -53,6 +57,7 @@ def _dead_le(threshold: float):
     def dead(x, out):
         torch.le(x, threshold, out=out)
 
+    dead.triton = (_tk.DEAD_LE, threshold, 0.0)
     return dead
 
 
@@ -60,6 +65,7 @@ def _dead_ge(threshold: float):
     def dead(x, out):
         torch.ge(x, threshold, out=out)
 
+    dead.triton = (_tk.DEAD_GE, threshold, 0.0)
     return dead
 
 
@@ -70,6 +76,7 @@ def _dead_unless_gt(threshold: float):
         torch.gt(x, threshold, out=out)
         out.logical_not_()
 
+    dead.triton = (_tk.DEAD_UNLESS_GT, threshold, 0.0)
     return dead
 
 
@@ -83,18 +90,27 @@ def _dead_outside(lo: float, hi: float):
         out &= x < hi
         out.logical_not_()
 
+    dead.triton = (_tk.DEAD_OUTSIDE, lo, hi)
     return dead
 
 
-def _select(grad: torch.Tensor, packed: torch.Tensor, kernel, portable) -> torch.Tensor:
-    """Backward of a masked function. Eagerly, ``kernel(grad, flags, out)`` is one of torch's
-    own backward kernels reading float flags (> 0 where alive) where it would read the input
-    and writing over them; when compiling or building a graph of the backward (``out=``
-    kernels are not differentiable), ``portable(grad, alive_bool)``."""
-    if not torch.is_grad_enabled() and packing.fast_ok():
-        flags = packing.unpack_flags_float(packed, grad.numel(), grad.dtype).view(grad.shape)
-        kernel(grad, flags, flags)
-        return flags
+def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> torch.Tensor:
+    """Backward of a masked function: grad where alive, 0 or slope * grad where dead.
+
+    With Triton (CUDA), one kernel reads the packed bits and the gradient. Eagerly otherwise,
+    ``kernel(grad, flags, out)`` is one of torch's own backward kernels reading float flags
+    (> 0 where alive) where it would read the input, and writing over them. When compiling or
+    building a graph of the backward (``out=`` kernels are not differentiable),
+    ``portable(grad, alive_bool)``.
+    """
+    if not torch.is_grad_enabled():
+        if _tk.available_for(grad):
+            return _tk.select(grad, packed, rule, slope)
+        if packing.fast_ok():
+            flags = packing.unpack_flags_float(packed, grad.numel(), grad.dtype)
+            flags = flags.view(grad.shape)
+            kernel(grad, flags, flags)
+            return flags
     return portable(grad, _alive(packed, grad))
 
 
@@ -102,14 +118,15 @@ def _zero_where_dead(grad, packed):
     def kernel(g, flags, out):
         _aten.threshold_backward.grad_input(g, flags, 0, grad_input=out)
 
-    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, 0))
+    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, 0), _tk.ZERO)
 
 
 def _slope_where_dead(grad, packed, slope: float):
     def kernel(g, flags, out):
         _aten.leaky_relu_backward.grad_input(g, flags, slope, False, grad_input=out)
 
-    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, g * slope))
+    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, g * slope),
+                   _tk.SLOPE, slope)
 
 
 # ----------------------------------------------------------------------------- piecewise linear
