@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/*.png")
     args = parser.parse_args(argv)
-    epochs, gpt_steps = (2, 10) if args.quick else (20, 200)
+    epochs, gpt_steps = (2, 10) if args.quick else (20, 300)
 
     data = digits()
     tokens = markov_tokens(512, 64)
