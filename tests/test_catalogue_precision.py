@@ -144,7 +144,8 @@ def points(key: str, params: dict, dtype) -> np.ndarray:
     x = np.concatenate([x, *near, *lo])
     if key in ROOTS and dtype == np.float64:
         x = np.concatenate([x, ROOTS[key] + np.linspace(-2e-3, 2e-3, 41)])
-    return np.unique(x)  # sorted; NaN kept once
+    # sorted, NaN kept once; unique() merges +0 and -0, so both go back in
+    return np.concatenate([np.unique(x), np.array([0.0, -0.0], dtype)])
 
 
 def errors(case, dtype, which: str):
