@@ -127,6 +127,9 @@ def _plan(model: nn.Module, stats) -> _Plan:
             raise _Refusal(f"its consumer {stats.consumer} has {width} inputs, not a multiple "
                            f"of its {stats.units} units")
         block = width // stats.units
+        if block > 1 and stats.unit_dim != 1:
+            raise _Refusal(f"its consumer {stats.consumer} reads a flattened output whose "
+                           f"units (dim {stats.unit_dim}) are not contiguous blocks")
         columns = [u * block + k for u in stats.dead_units for k in range(block)]
     else:
         if consumer.groups != 1:
