@@ -324,11 +324,14 @@ def crelu_d(x, axis, *, out=None):
     shape[axis] *= 2
     d = np.empty(shape, x.dtype) if out is None else out
     pos, neg = np.split(d, 2, axis=axis)
-    np.heaviside(x1, 0, out=pos)
-    # d/dx max(0, -x) = -[x < 0]; 0 - H(-x) keeps the zeros positive
-    np.negative(x1, out=neg)
-    np.heaviside(neg, 0, out=neg)
+    nan = np.isnan(x1)
+    np.copyto(pos, x1 > 0)
+    # d/dx max(0, -x) = -[x < 0]; 0 - [x < 0] keeps the zeros positive
+    np.copyto(neg, x1 < 0)
     np.subtract(0, neg, out=neg)
+    if nan.any():
+        pos[nan] = np.nan
+        neg[nan] = np.nan
     return d
 
 
