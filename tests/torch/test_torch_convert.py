@@ -119,6 +119,17 @@ def test_bits_apply_to_gelu_silu_mish_only():
     assert gelu.saved_bits_before == 32 and gelu.saved_bits_after == 4
 
 
+def test_inplace_silu_with_bits_still_runs_and_gives_the_same_values():
+    model = nn.Sequential(nn.Linear(4, 4), nn.SiLU(inplace=True), nn.Mish(inplace=True))
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(5))
+    expected = model(x)
+    convert(model, bits=3)
+    out = model(x)
+    assert torch.equal(out, expected)
+    out.sum().backward()
+    assert model[0].weight.grad is not None
+
+
 def test_exact_mode_gelu_still_saves_its_input():
     summary = convert(nn.Sequential(nn.GELU()))
     assert summary.replaced[0].saved_bits_after == 32 == summary.replaced[0].saved_bits_before

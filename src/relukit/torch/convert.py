@@ -387,6 +387,8 @@ def _build(old: nn.Module, spec: _Spec, new_cls: type, bits: int | None):
     kwargs, exact = _old_kwargs(old, spec)
     if spec.activation in _QUANTISABLE and bits is not None:
         kwargs["bits"] = bits
+        # A k-bit backward codes the input, so it cannot overwrite it; the value is the same.
+        kwargs.pop("inplace", None)
     accepted = inspect.signature(new_cls).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
     # A flag the new class does not take (inplace on a class without it) changes no value.
