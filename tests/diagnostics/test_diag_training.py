@@ -122,3 +122,20 @@ def test_layers_without_gradient_get_no_verdict():
         opt.step()
         report = monitor.step()
     assert [g.name for g in report.gradients] == ["net.0", "net.2"]
+
+
+def test_prelu_slope_with_a_large_summed_gradient_is_not_called_exploding():
+    # A PReLU slope's gradient sums over every element of the batch: against a near-zero
+    # scalar parameter it is "100x the parameter" without anything exploding.
+    torch.manual_seed(0)
+    model = _mlp(2, 32, nn.PReLU, he=True)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.PReLU):
+                m.weight.fill_(1e-4)
+    report = _one_step_report(model)
+    verdicts = {g.name: g.verdict for g in report.gradients}
+    slopes = [n for n, m in model.named_modules() if isinstance(m, nn.PReLU)]
+    grads = {g.name: g for g in report.gradients}
+    assert any(grads[n].norm > 100 * grads[n].param_norm for n in slopes)  # the old rule fired
+    assert all(verdicts[n] == "ok" for n in slopes)

@@ -11,7 +11,10 @@ Thresholds (both keyword arguments of :class:`~relukit.diagnostics.ActivationMon
   times the norm of the layer's own parameters: one SGD step at learning rate 0.01 would move
   the weights by more than their whole size. (Comparing layers does not work here: in a deep
   stack that amplifies, the activations grow as fast as the backward signal shrinks, so the
-  weight gradients of all layers explode together.)
+  weight gradients of all layers explode together.) The size rule applies to layers with a
+  weight matrix or kernel only: the gradient of a PReLU slope or a norm layer's scale is a
+  sum over every element of the batch, so its norm against a scalar-sized parameter says
+  nothing about explosion (a non-finite gradient is exploding everywhere).
 """
 
 from __future__ import annotations
@@ -43,15 +46,23 @@ def squared_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(norms).to(torch.float64) ** 2
 
 
+def has_weight_matrix(params: list[nn.Parameter]) -> bool:
+    return any(p.ndim >= 2 for p in params)
+
+
 def verdicts(names: list[str], norms: list[float], param_norms: list[float],
              vanishing_ratio: float = DEFAULT_VANISHING_RATIO,
-             exploding_ratio: float = DEFAULT_EXPLODING_RATIO) -> list[GradientStats]:
+             exploding_ratio: float = DEFAULT_EXPLODING_RATIO,
+             weight_bearing: list[bool] | None = None) -> list[GradientStats]:
     finite = [n for n in norms if math.isfinite(n)]
     largest = max(finite, default=0.0)
+    if weight_bearing is None:
+        weight_bearing = [True] * len(names)
     out = []
-    for name, norm, pnorm in zip(names, norms, param_norms, strict=True):
+    for name, norm, pnorm, matrix in zip(names, norms, param_norms, weight_bearing,
+                                         strict=True):
         ratio = norm / largest if largest > 0 and math.isfinite(norm) else float("nan")
-        if not math.isfinite(norm) or norm > exploding_ratio * pnorm:
+        if not math.isfinite(norm) or (matrix and norm > exploding_ratio * pnorm):
             verdict = "exploding"
         elif largest > 0 and norm < vanishing_ratio * largest:
             verdict = "vanishing"

@@ -524,7 +524,8 @@ class ActivationMonitor:
         report.gradients = gradflow.verdicts(
             [self._grad_layers[i][0] for i in used],
             [sums[i] / self._grad_counts[i] for i in used], [pnorms[i] for i in used],
-            self.vanishing_ratio, self.exploding_ratio)
+            self.vanishing_ratio, self.exploding_ratio,
+            [gradflow.has_weight_matrix(self._grad_layers[i][1]) for i in used])
 
     # helpers for causes/revive ---------------------------------------------------------------
 
