@@ -218,12 +218,13 @@ def test_elu_output_modified_in_place_is_caught():
 @pytest.mark.parametrize("shape,channels", [((50,), 1), ((6, 5), 5), ((4, 3, 7), 3),
                                             ((2, 4, 3, 5), 4), ((2, 4, 3, 5), 1)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-def test_prelu_matches_torch(shape, channels, dtype):
+@pytest.mark.parametrize("weights", [(-0.5, 1.5), (0.1, 2.0)])  # mixed signs: 1-bit path
+def test_prelu_matches_torch(shape, channels, dtype, weights):
     n = math.prod(shape)
     x = random_input(n, dtype).view(shape)
     x.view(-1)[:4] = torch.tensor([0.0, -0.0, NAN, -INF], dtype=dtype)
     x.view(-1)[-1] = 0.0
-    w = torch.linspace(-0.5, 1.5, channels, dtype=torch.float64).to(dtype)
+    w = torch.linspace(*weights, channels, dtype=torch.float64).to(dtype)
     grad = random_input(n, dtype, seed=7).view(shape)
     outs = []
     for fn in (F.prelu, TF.prelu):
@@ -352,9 +353,10 @@ def test_gradcheck_and_gradgradcheck_float64(name, fn):
     assert torch.autograd.gradgradcheck(fn, (x,))
 
 
-def test_gradcheck_prelu_both_arguments():
+@pytest.mark.parametrize("weights", [[0.25, -0.5, 1.5, 0.1], [0.25, 0.5, 1.5, 0.1], [0.3]])
+def test_gradcheck_prelu_both_arguments(weights):
     x = _away_from_kinks((3, 4, 5))
-    w = torch.tensor([0.25, -0.5, 1.5, 0.1], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor(weights, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(F.prelu, (x, w))
     assert torch.autograd.gradgradcheck(F.prelu, (x, w))
 

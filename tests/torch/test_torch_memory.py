@@ -32,8 +32,10 @@ def test_pack_mask_is_numpy_packbits(n):
     assert np.array_equal(packing.pack_mask(mask).numpy(), expected)
     assert torch.equal(packing.unpack_mask(packing.pack_mask(mask), n), mask)
     x = torch.where(mask, 1.0, -1.0)
-    fast = packing.pack_dead_flags(x, lambda t, out: torch.le(t, 0, out=out))
+    fast = packing.pack_flags(x, lambda t, out: torch.le(t, 0, out=out), writes_alive=False)
     assert np.array_equal(fast.numpy(), expected)
+    alive = packing.pack_flags(x, lambda t, out: torch.gt(t, 0, out=out), writes_alive=True)
+    assert np.array_equal(alive.numpy(), expected)
     assert torch.equal(packing.unpack_flags_bool(fast, n), mask)
     flags = packing.unpack_flags_float(fast, n, torch.float32)
     assert torch.equal(flags > 0, mask) and torch.all(flags >= 0)
@@ -93,12 +95,15 @@ def test_crelu_prelu_rrelu_bytes():
     assert per_element(F.crelu, dim=0) == 2 / 8  # 1 bit per output element
     w = nn.Parameter(torch.tensor([0.25]))
     x = torch.randn(N, requires_grad=True)
-    # 1 bit + the output (kept anyway by the next layer); a Parameter is not counted
-    assert rt.saved_tensor_bytes(F.prelu, x, w) == N // 8 + 4 * N
+    # weight > 0: the output alone (kept anyway by the next layer); a Parameter is not counted
+    assert rt.saved_tensor_bytes(F.prelu, x, w) == 4 * N
+    with torch.no_grad():
+        w.fill_(-0.5)
+    assert rt.saved_tensor_bytes(F.prelu, x, w) == N // 8 + 4 * N  # + 1 bit for the region
     with torch.no_grad():
         w.zero_()
-    assert rt.saved_tensor_bytes(F.prelu, x, w) == N // 8 + 4 * N  # the input instead
-    frozen = torch.tensor([0.25])
+    assert rt.saved_tensor_bytes(F.prelu, x, w) == N // 8 + 4 * N  # the input, not the output
+    frozen = torch.tensor([-0.25])
     assert rt.saved_tensor_bytes(lambda t: F.prelu(t, frozen), x) == N // 8 + 4
     state_bytes = torch.get_rng_state().numel()
     assert per_element(F.rrelu, training=True) == 1 / 8 + state_bytes / N

@@ -34,16 +34,17 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
 # ----------------------------------------------------------------------------- masks
 
 
-def _pack_alive(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
-    """Pack the flag ``not dead(x)``, 1 bit per element; ``dead(x, out)`` writes bool flags
-    (and ``dead.triton`` says the same to the Triton kernel)."""
+def _pack_alive(x: torch.Tensor, rule) -> torch.Tensor:
+    """Pack x's alive flags, 1 bit per element, under one of the ``_dead_*`` rules: a
+    function ``rule(x, out)`` writing bool flags (``rule.writes_alive`` says which side),
+    with ``rule.triton`` saying the same to the Triton kernel."""
     if _tk.available_for(x):
-        return _tk.pack(x, *dead.triton)
+        return _tk.pack(x, *rule.triton)
     if packing.fast_ok():
-        return packing.pack_dead_flags(x, dead)
+        return packing.pack_flags(x, rule, rule.writes_alive)
     flags = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-    dead(x, flags)
-    return packing.pack_mask(~flags)
+    rule(x, flags)
+    return packing.pack_mask(flags if rule.writes_alive else ~flags)
 
 
 def _alive(packed: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -54,44 +55,50 @@ def _alive(packed: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _dead_le(threshold: float):
-    def dead(x, out):
+    """dead where x <= threshold (NaN alive): torch's threshold_backward."""
+
+    def write(x, out):
         torch.le(x, threshold, out=out)
 
-    dead.triton = (_tk.DEAD_LE, threshold, 0.0)
-    return dead
+    write.writes_alive = False
+    write.triton = (_tk.DEAD_LE, threshold, 0.0)
+    return write
 
 
 def _dead_ge(threshold: float):
-    def dead(x, out):
+    """dead where x >= threshold (NaN alive)."""
+
+    def write(x, out):
         torch.ge(x, threshold, out=out)
 
-    dead.triton = (_tk.DEAD_GE, threshold, 0.0)
-    return dead
+    write.writes_alive = False
+    write.triton = (_tk.DEAD_GE, threshold, 0.0)
+    return write
 
 
 def _dead_unless_gt(threshold: float):
-    """not x > threshold: torch's leaky_relu/prelu backward (NaN takes the slope side)."""
+    """alive where x > threshold (NaN dead): torch's leaky_relu/prelu backward."""
 
-    def dead(x, out):
+    def write(x, out):
         torch.gt(x, threshold, out=out)
-        out.logical_not_()
 
-    dead.triton = (_tk.DEAD_UNLESS_GT, threshold, 0.0)
-    return dead
+    write.writes_alive = True
+    write.triton = (_tk.DEAD_UNLESS_GT, threshold, 0.0)
+    return write
 
 
 def _dead_outside(lo: float, hi: float):
-    """not lo < x < hi: torch's hardtanh_backward zero region. NaN counts as dead, as in
+    """alive where lo < x < hi: torch's hardtanh_backward. NaN counts as dead, as in
     torch's vectorised kernel (its scalar tail loop, used for the last < 16 elements of a
     tensor, lets NaN through: torch itself is inconsistent there)."""
 
-    def dead(x, out):
+    def write(x, out):
         torch.gt(x, lo, out=out)
         out &= x < hi
-        out.logical_not_()
 
-    dead.triton = (_tk.DEAD_OUTSIDE, lo, hi)
-    return dead
+    write.writes_alive = True
+    write.triton = (_tk.DEAD_OUTSIDE, lo, hi)
+    return write
 
 
 def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> torch.Tensor:
@@ -217,40 +224,58 @@ class CReLUFunction(torch.autograd.Function):
 
 
 class PReLUFunction(torch.autograd.Function):
-    """prelu: 1 bit for the input's gradient; the weight's needs x on the negative side, which
-    is recovered from the output: sum(grad * x) = sum(grad * y) / weight per channel (within
-    rounding). Where a weight is exactly 0 the output has lost x, so the input is saved."""
+    """prelu. With every weight > 0 (the usual case: torch initialises 0.25) ``y > 0`` exactly
+    where ``x > 0``, so torch's own backward kernel runs on the output: nothing is saved
+    beyond it. Otherwise 1 bit for the region, plus, for the weight's gradient, the output:
+    sum(grad * x) = sum(grad * y) / weight per channel (within rounding); where a weight is
+    exactly 0 the output has lost x, and the input is saved instead. The input's gradient
+    is bitwise torch's in every case."""
 
     @staticmethod
     def forward(ctx, x, weight):
-        packed = _pack_alive(x, _dead_unless_gt(0.0))
         y = torch.nn.functional.prelu(x, weight)
         ctx.weight_grad = ctx.needs_input_grad[1]
-        ctx.from_input = ctx.weight_grad and bool((weight == 0).any())
+        # one host sync on a per-channel tensor decides what is saved
+        ctx.mode = "output" if bool((weight > 0).all()) else "mask"
+        if ctx.mode == "output":
+            ctx.save_for_backward(weight, y)
+            return y
+        packed = _pack_alive(x, _dead_unless_gt(0.0))
         if not ctx.weight_grad:
-            ctx.save_for_backward(packed, weight)
-        elif ctx.from_input:
-            ctx.save_for_backward(packed, weight, x)
+            ctx.save_for_backward(weight, packed)
+        elif bool((weight == 0).any()):
+            ctx.mode = "mask_input"
+            ctx.save_for_backward(weight, packed, x)
         else:
-            ctx.save_for_backward(packed, weight, y)
+            ctx.save_for_backward(weight, packed, y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        packed, weight, *rest = ctx.saved_tensors
-        grad = grad
+        weight, *saved = ctx.saved_tensors
         shape = _weight_view_shape(grad, weight)
         w = weight.view(shape)
-        alive = _alive(packed, grad)
+        dims = [d for d in range(grad.dim()) if shape[d] == 1 or weight.numel() == 1]
+
+        def reduce(elementwise):
+            total = elementwise.sum(dim=dims) if dims else elementwise
+            total = total.reshape(weight.shape)
+            return total if ctx.mode == "mask_input" else total / weight
+
+        if ctx.mode == "output" and not torch.is_grad_enabled():
+            (y,) = saved
+            grad_x, grad_w_elementwise = _aten._prelu_kernel_backward(grad, y, w)
+            return grad_x, reduce(grad_w_elementwise) if ctx.weight_grad else None
+        if ctx.mode == "output":  # building a graph of the backward: differentiable ops
+            (y,) = saved
+            alive = y > 0
+        else:
+            alive = _alive(saved[0], grad)
+            y = saved[1] if len(saved) > 1 else None
         grad_x = torch.where(alive, grad, w * grad)
         grad_w = None
         if ctx.weight_grad:
-            (saved,) = rest
-            dims = [d for d in range(grad.dim()) if shape[d] == 1 or weight.numel() == 1]
-            contrib = torch.where(alive, 0, grad * saved)
-            total = contrib.sum(dim=dims) if dims else contrib
-            total = total.reshape(weight.shape)
-            grad_w = total if ctx.from_input else total / weight
+            grad_w = reduce(torch.where(alive, 0, grad * y))
         return grad_x, grad_w
 
 
@@ -287,14 +312,19 @@ class RReLUTrainFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         packed, state = ctx.saved_tensors
-        alive = _alive(packed, grad)
-        # torch draws a slope only where x <= 0: a stand-in with x's sign pattern replays it.
-        stand_in = torch.where(alive, 1.0, -1.0).to(ctx.dtype)
+        # torch draws a slope only where x <= 0: a stand-in with x's sign pattern replays it
+        if packing.fast_ok() and not torch.is_grad_enabled():
+            stand_in = packing.unpack_flags_float(packed, grad.numel(), ctx.dtype)
+            stand_in = stand_in.view(ctx.shape)  # 0 where x <= 0, > 0 elsewhere
+        else:
+            stand_in = torch.where(_alive(packed, grad), 1.0, -1.0).to(ctx.dtype)
         gen = torch.Generator(device=grad.device)
         gen.set_state(state)
         noise = torch.empty_like(stand_in)
-        _aten.rrelu_with_noise(stand_in, noise, ctx.lower, ctx.upper, True, gen)
-        return noise * grad, None, None, None
+        _aten.rrelu_with_noise_(stand_in, noise, ctx.lower, ctx.upper, True, gen)
+        if torch.is_grad_enabled():
+            return noise * grad, None, None, None
+        return noise.mul_(grad), None, None, None
 
 
 def _default_generator(device: torch.device) -> torch.Generator:

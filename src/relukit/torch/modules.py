@@ -75,7 +75,9 @@ class PReLU(_Lean, nn.PReLU):
         return F.prelu(input, self.weight)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        # the weight's gradient is recovered from the output unless a weight is exactly 0
+        # weights > 0: the output alone; else 1 bit, and the input when a weight is 0
+        if bool((self.weight > 0).all()):
+            return 0.0
         if self.weight.requires_grad and bool((self.weight == 0).any()):
             return 1.0 + _dtype_bits(dtype)
         return 1.0

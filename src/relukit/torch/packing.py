@@ -9,7 +9,7 @@ Two implementations of the 1-bit mask:
 
 * the portable one (``pack_mask``/``unpack_mask``): plain whole-tensor ops that
   ``torch.compile`` understands and fuses;
-* the eager one (``pack_dead_flags``/``unpack_flags_float``): bool flags reinterpreted as int64
+* the eager one (``pack_flags``/``unpack_flags_float``): bool flags reinterpreted as int64
   words, gathered 8 to a byte by one multiplication (and spread back by another), so a pass
   touches 1 byte per element. ``unpack_flags_float`` writes the flags straight into the
   buffer that becomes the gradient, so torch's own backward kernel can run in place: on CPU,
@@ -107,21 +107,25 @@ def _gather_lsbs(words: torch.Tensor) -> torch.Tensor:
     return words.view(torch.uint8)[7::8].contiguous()
 
 
-def pack_dead_flags(x: torch.Tensor, dead: Callable[[torch.Tensor, torch.Tensor], None]):
-    """Pack the flag ``not dead(x)`` for every element of x (logical order, any strides).
+def pack_flags(x: torch.Tensor, write: Callable[[torch.Tensor, torch.Tensor], None],
+               writes_alive: bool) -> torch.Tensor:
+    """Pack, for every element of x (logical order, any strides), the alive flag that
+    ``write(x, out)`` puts into a bool tensor shaped like x: the flag itself when
+    ``writes_alive``, else its negation (comparisons such as ``x <= 0`` name the dead side;
+    negating the packed bytes is 8 times cheaper than negating the flags).
 
-    ``dead(x, out)`` writes bool flags into ``out`` (shaped like x). Three whole-tensor
-    passes: the comparison, one int64 multiply over the flags, one strided byte gather.
+    Three whole-tensor passes: the comparison, one int64 multiply over the flags, one
+    strided byte gather.
     """
     n = x.numel()
     n8 = n + (-n) % 8
     flags = torch.empty(n8, dtype=torch.bool, device=x.device)
     if n8 != n:
-        flags[n:] = True  # padding is dead: packs as 0 after the inversion
+        flags[n:] = not writes_alive  # padding packs as 0
     if n:
-        dead(x, flags[:n].view(x.shape))
+        write(x, flags[:n].view(x.shape))
     packed = _gather_lsbs(flags.view(torch.int64))
-    return packed.bitwise_not_()
+    return packed if writes_alive else packed.bitwise_not_()
 
 
 def unpack_flags_float(packed: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
