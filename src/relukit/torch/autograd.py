@@ -14,8 +14,6 @@ out-of-place ELU's ``alpha * exp(x)``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
