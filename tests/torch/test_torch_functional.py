@@ -150,6 +150,23 @@ def test_piecewise_non_contiguous_and_empty(name, ours, ref, kinks):
     assert y.shape == (0, 3) and empty.grad.shape == (0, 3)
 
 
+@pytest.mark.parametrize("ours,ref", [(F.relu, TF.relu), (F.elu, TF.elu),
+                                      (F.leaky_relu, TF.leaky_relu), (F.hardtanh, TF.hardtanh)])
+def test_inplace_on_a_view_and_on_a_leaf(ours, ref):
+    base = random_input(24, torch.float32).view(4, 6).requires_grad_()
+    weights = torch.arange(24.0).view(4, 6)
+    grads = []
+    for fn in (ours, ref):
+        x = base.clone()
+        fn(x[:, 1:4], inplace=True)  # autograd rebases the view's history onto ours
+        (x * weights).sum().backward()
+        grads.append(base.grad)
+        base.grad = None
+    assert_bitwise(grads[0], grads[1])
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        ours(torch.randn(3, requires_grad=True), inplace=True)
+
+
 # ----------------------------------------------------------------------------- elu family
 
 ELUS = [
