@@ -63,6 +63,21 @@ CHECKS = textwrap.dedent("""
                 outs.append((y.detach(), leaf.grad))
             bitwise(outs[0][0], outs[1][0])
             bitwise(outs[0][1], outs[1][1])
+    from relukit.torch.fewbit import get_codebook
+
+    for name, bits in [("gelu", 1), ("gelu", 4), ("silu", 3), ("mish", 7)]:
+        cb = get_codebook(name, bits)
+        for dtype in (torch.float32, torch.float16):
+            x = (torch.randn(3, 1001, generator=g) * 3).to(dtype)
+            grad = torch.randn(x.shape, generator=g).to(dtype)
+            leaf = x.clone().requires_grad_()
+            y = getattr(F, name)(leaf, bits=bits)
+            y.backward(grad)
+            assert torch.equal(y.detach(), getattr(TF, name)(x))
+            interval = np.searchsorted(np.asarray(cb.boundaries), x.float().numpy(), side="left")
+            level = np.asarray(cb.levels)[np.asarray(cb.interval_codes)[interval]]
+            level = torch.from_numpy(level).to(dtype)  # rounded as the torch path does
+            assert torch.equal(leaf.grad, (grad.float() * level.float()).to(dtype)), (name, bits)
     print("TRITON-OK")
 """)
 

@@ -398,12 +398,15 @@ class KBitFunction(torch.autograd.Function):
             y = torch.nn.functional.silu(x)
         else:
             y = torch.nn.functional.mish(x)
+        ctx.bits, ctx.shape = bits, x.shape
+        if bits < 8 and _tk.available_for(x):
+            ctx.save_for_backward(_tk.kbit_pack(x, boundaries, interval_codes, bits), levels)
+            return y
         # half types compare in float32: rounding the boundaries to bf16 would move them
         xc = x.contiguous() if x.dtype in (torch.float32, torch.float64) else x.to(
             torch.float32, memory_format=torch.contiguous_format)
         idx = torch.bucketize(xc, boundaries.to(xc.dtype), out_int32=True)
         codes = interval_codes.index_select(0, idx.reshape(-1))
-        ctx.bits, ctx.shape = bits, x.shape
         ctx.save_for_backward(packing.pack_codes(codes, bits), levels)
         return y
 
@@ -415,9 +418,12 @@ class KBitFunction(torch.autograd.Function):
                 "k-bit derivative is piecewise constant. Use bits=None for higher derivatives."
             )
         packed, levels = ctx.saved_tensors
-        codes = packing.unpack_codes(packed, grad.numel(), ctx.bits)
-        d = levels.to(grad.dtype).index_select(0, codes.int()).view(ctx.shape)
-        return grad * d, None, None, None, None, None, None
+        if ctx.bits < 8 and _tk.available_for(grad):
+            grad_x = _tk.kbit_grad(grad, packed, levels, ctx.bits)
+        else:
+            codes = packing.unpack_codes(packed, grad.numel(), ctx.bits)
+            grad_x = grad * levels.to(grad.dtype).index_select(0, codes.int()).view(ctx.shape)
+        return grad_x, None, None, None, None, None, None
 
 
 # ----------------------------------------------------------------------------- measuring
