@@ -94,3 +94,21 @@ def test_kbit_inplace_is_refused_and_no_grad_is_torch():
         F.silu(x.clone(), bits=4, inplace=True)
     with torch.no_grad():
         assert torch.equal(F.mish(x, bits=3), TF.mish(x))
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_comparison_codes_equal_bucketize_codes(bits, dtype):
+    from relukit.torch import packing
+
+    cb = get_codebook("gelu", bits)
+    edges = torch.tensor(cb.boundaries, dtype=dtype)
+    codes = torch.tensor(cb.interval_codes, dtype=torch.uint8)
+    x = torch.cat([torch.randn(1001, generator=torch.Generator().manual_seed(bits),
+                               dtype=dtype) * 3,
+                   edges, torch.nextafter(edges, torch.tensor(np.inf, dtype=dtype)),
+                   torch.tensor([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0], dtype=dtype)])
+    expected = packing.pack_codes(codes[torch.bucketize(x, edges)], bits)
+    got = packing.pack_interval_codes(x, edges.tolist(), list(cb.interval_codes), bits)
+    n = x.numel()
+    assert torch.equal(packing.unpack_codes(got, n, bits), packing.unpack_codes(expected, n, bits))

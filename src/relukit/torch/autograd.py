@@ -387,6 +387,10 @@ def _region_from_output(alpha: float, input_scale: float) -> bool:
 # ----------------------------------------------------------------------------- k-bit
 
 
+#: Up to this many codebook boundaries (k <= 4), comparisons beat torch.bucketize on CPU.
+_MAX_COMPARISONS = 24
+
+
 class KBitFunction(torch.autograd.Function):
     """gelu/silu/mish with a k-bit code of f' (``relukit.torch.fewbit``): k bits per element."""
 
@@ -405,9 +409,13 @@ class KBitFunction(torch.autograd.Function):
         # half types compare in float32: rounding the boundaries to bf16 would move them
         xc = x.contiguous() if x.dtype in (torch.float32, torch.float64) else x.to(
             torch.float32, memory_format=torch.contiguous_format)
-        idx = torch.bucketize(xc, boundaries.to(xc.dtype), out_int32=True)
-        codes = interval_codes.index_select(0, idx.reshape(-1))
-        ctx.save_for_backward(packing.pack_codes(codes, bits), levels)
+        if packing.fast_ok() and bits < 8 and boundaries.numel() <= _MAX_COMPARISONS:
+            edges = boundaries.to(xc.dtype).tolist()  # rounded as bucketize would compare
+            packed = packing.pack_interval_codes(xc, edges, interval_codes.tolist(), bits)
+        else:
+            idx = torch.bucketize(xc, boundaries.to(xc.dtype), out_int32=True)
+            packed = packing.pack_codes(interval_codes.index_select(0, idx.reshape(-1)), bits)
+        ctx.save_for_backward(packed, levels)
         return y
 
     @staticmethod

@@ -139,6 +139,34 @@ def unpack_flags_float(packed: torch.Tensor, n: int, dtype: torch.dtype) -> torc
     return out[:n]
 
 
+def pack_interval_codes(x: torch.Tensor, boundaries, interval_codes, bits: int) -> torch.Tensor:
+    """``pack_codes(interval_codes[bucketize(x, boundaries)], bits)`` without the binary search
+    and the table lookup: one comparison per boundary, packed and XORed into the bit planes
+    the code flips there (packing is linear over XOR). Cheaper than ``torch.bucketize`` on CPU
+    for the few boundaries of a k <= 4 codebook. ``x`` is compared in its own dtype; NaN
+    lands in the last interval, as in ``torch.bucketize``.
+    """
+    n = x.numel()
+    n8 = n + (-n) % 8
+    flags = torch.empty(n8, dtype=torch.bool, device=x.device)
+    below = flags[:n].view(x.shape)
+    planes = torch.zeros(bits, n8 // 8, dtype=torch.uint8, device=x.device)
+    for b in range(bits):
+        if interval_codes[0] >> b & 1:
+            planes[b] = 0xFF  # the padding bits are never read back
+    for i, edge in enumerate(boundaries):
+        flip = interval_codes[i] ^ interval_codes[i + 1]
+        if flip == 0:
+            continue
+        flags[n:] = False  # the multiply below leaves other values in the padding bytes
+        torch.le(x, edge, out=below)  # not (x > edge), so that NaN counts as above
+        above = _gather_lsbs(flags.view(torch.int64)).bitwise_not_()
+        for b in range(bits):
+            if flip >> b & 1:
+                planes[b] ^= above
+    return planes
+
+
 def _spread_to_bytes01(packed: torch.Tensor) -> torch.Tensor:
     """One int64 word per packed byte whose byte i is bit (7 - i) of it: 0 or 1."""
     words = packed.to(torch.int64, memory_format=torch.contiguous_format)
