@@ -135,3 +135,25 @@ def test_import_error_message_without_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert "pip install relukit[torch]" in out.stdout, out.stdout + out.stderr
+
+
+def test_distributed_data_parallel_single_rank(tmp_path):
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available")
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}",
+                            rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 12), rt.LeakyReLU(0.1), nn.Linear(12, 12),
+                              rt.PReLU(12), nn.Linear(12, 1), rt.GELU(bits=4))
+        plain = copy.deepcopy(model)
+        ddp = nn.parallel.DistributedDataParallel(model)
+        x = torch.randn(16, 5)
+        ddp(x).sum().backward()
+        plain(x).sum().backward()
+        for p, q in zip(model.parameters(), plain.parameters(), strict=True):
+            torch.testing.assert_close(p.grad, q.grad)
+    finally:
+        dist.destroy_process_group()
