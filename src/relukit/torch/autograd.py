@@ -1,13 +1,14 @@
 """The lean autograd functions behind ``relukit.torch.functional``, and ``saved_tensor_bytes``.
 
 Each function saves for backward the least that gives torch's gradient (see the table in
-``relukit.torch``). Everything saved goes through ``ctx.save_for_backward`` so that
+``relukit.torch.functional``). Everything saved goes through ``ctx.save_for_backward`` so that
 ``saved_tensors_hooks`` see it and autograd's version counter catches a saved output that is
 modified in place later.
 
 Forward values come from torch's own kernels, so they are bitwise torch's. Backward values:
-piecewise-linear functions call torch's own backward kernels with the unpacked 1-bit mask in
-place of the input, so they are bitwise torch's; elu/celu/selu compute f' from the output
+piecewise-linear functions call torch's own backward kernels (or, on CUDA, Triton kernels with
+the same arithmetic) with the unpacked 1-bit mask in place of the input, so they are bitwise
+torch's; elu/celu/selu compute f' from the output
 exactly as torch's in-place ELU does (bitwise equal to it, within rounding of alpha of the
 out-of-place ELU's ``alpha * exp(x)``).
 """
@@ -180,7 +181,7 @@ class LeakyReLUFunction(torch.autograd.Function):
 
 
 class HardtanhFunction(torch.autograd.Function):
-    """hardtanh and relu6: 1 bit, min_val < x < max_val (or NaN) as torch's hardtanh_backward."""
+    """hardtanh and relu6: 1 bit, min_val < x < max_val as torch's hardtanh_backward."""
 
     @staticmethod
     def forward(ctx, x, min_val: float, max_val: float, inplace: bool):
