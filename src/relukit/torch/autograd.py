@@ -15,6 +15,9 @@ out-of-place ELU's ``alpha * exp(x)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -33,16 +36,25 @@ def needs_grad(*tensors: torch.Tensor | None) -> bool:
 # ----------------------------------------------------------------------------- masks
 
 
-def _pack_alive(x: torch.Tensor, rule) -> torch.Tensor:
-    """Pack x's alive flags, 1 bit per element, under one of the ``_dead_*`` rules: a
-    function ``rule(x, out)`` writing bool flags (``rule.writes_alive`` says which side),
-    with ``rule.triton`` saying the same to the Triton kernel."""
+@dataclass(frozen=True)
+class _MaskRule:
+    """Which elements are alive (pass the gradient through): ``write(x, out)`` puts bool
+    flags into ``out``, the alive ones when ``writes_alive``, else the dead ones (comparisons
+    such as ``x <= 0`` name the dead side); ``triton`` says the same to the Triton kernel."""
+
+    write: Callable[[torch.Tensor, torch.Tensor], object]
+    writes_alive: bool
+    triton: tuple[int, float, float]
+
+
+def _pack_alive(x: torch.Tensor, rule: _MaskRule) -> torch.Tensor:
+    """Pack x's alive flags under ``rule``, 1 bit per element."""
     if _tk.available_for(x):
         return _tk.pack(x, *rule.triton)
     if packing.fast_ok():
-        return packing.pack_flags(x, rule, rule.writes_alive)
+        return packing.pack_flags(x, rule.write, rule.writes_alive)
     flags = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-    rule(x, flags)
+    rule.write(x, flags)
     return packing.pack_mask(flags if rule.writes_alive else ~flags)
 
 
@@ -53,40 +65,25 @@ def _alive(packed: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return packing.unpack_mask(packed, like.numel()).view(like.shape)
 
 
-def _dead_le(threshold: float):
+def _dead_le(threshold: float) -> _MaskRule:
     """dead where x <= threshold (NaN alive): torch's threshold_backward."""
-
-    def write(x, out):
-        torch.le(x, threshold, out=out)
-
-    write.writes_alive = False
-    write.triton = (_tk.DEAD_LE, threshold, 0.0)
-    return write
+    return _MaskRule(lambda x, out: torch.le(x, threshold, out=out), False,
+                     (_tk.DEAD_LE, threshold, 0.0))
 
 
-def _dead_ge(threshold: float):
+def _dead_ge(threshold: float) -> _MaskRule:
     """dead where x >= threshold (NaN alive)."""
-
-    def write(x, out):
-        torch.ge(x, threshold, out=out)
-
-    write.writes_alive = False
-    write.triton = (_tk.DEAD_GE, threshold, 0.0)
-    return write
+    return _MaskRule(lambda x, out: torch.ge(x, threshold, out=out), False,
+                     (_tk.DEAD_GE, threshold, 0.0))
 
 
-def _dead_unless_gt(threshold: float):
+def _dead_unless_gt(threshold: float) -> _MaskRule:
     """alive where x > threshold (NaN dead): torch's leaky_relu/prelu backward."""
-
-    def write(x, out):
-        torch.gt(x, threshold, out=out)
-
-    write.writes_alive = True
-    write.triton = (_tk.DEAD_UNLESS_GT, threshold, 0.0)
-    return write
+    return _MaskRule(lambda x, out: torch.gt(x, threshold, out=out), True,
+                     (_tk.DEAD_UNLESS_GT, threshold, 0.0))
 
 
-def _dead_outside(lo: float, hi: float):
+def _dead_outside(lo: float, hi: float) -> _MaskRule:
     """alive where lo < x < hi: torch's hardtanh_backward. NaN counts as dead, as in
     torch's vectorised kernel (its scalar tail loop, used for the last < 16 elements of a
     tensor, lets NaN through: torch itself is inconsistent there)."""
@@ -95,9 +92,7 @@ def _dead_outside(lo: float, hi: float):
         torch.gt(x, lo, out=out)
         out &= x < hi
 
-    write.writes_alive = True
-    write.triton = (_tk.DEAD_OUTSIDE, lo, hi)
-    return write
+    return _MaskRule(write, True, (_tk.DEAD_OUTSIDE, lo, hi))
 
 
 def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> torch.Tensor:

@@ -107,7 +107,7 @@ def _gather_lsbs(words: torch.Tensor) -> torch.Tensor:
     return words.view(torch.uint8)[7::8].contiguous()
 
 
-def pack_flags(x: torch.Tensor, write: Callable[[torch.Tensor, torch.Tensor], None],
+def pack_flags(x: torch.Tensor, write: Callable[[torch.Tensor, torch.Tensor], object],
                writes_alive: bool) -> torch.Tensor:
     """Pack, for every element of x (logical order, any strides), the alive flag that
     ``write(x, out)`` puts into a bool tensor shaped like x: the flag itself when
