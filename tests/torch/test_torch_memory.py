@@ -163,7 +163,8 @@ def test_saved_tensor_bytes_dedupes_storages_and_skips_parameters():
 def test_module_saved_bits_per_element_agrees_with_measurement():
     for module in [rt.ReLU(), rt.LeakyReLU(), rt.ReLU6(), rt.Hardtanh(), rt.ELU(), rt.CELU(),
                    rt.SELU(), rt.GELU(bits=4), rt.SiLU(bits=2), rt.Mish(), rt.GELU(),
-                   rt.CReLU(dim=0), rt.Sigmoid(), rt.Tanh(), rt.Softplus(), rt.ELU(alpha=-1.0)]:
+                   rt.CReLU(dim=0), rt.Sigmoid(), rt.Tanh(), rt.Softplus(), rt.ELU(alpha=-1.0),
+                   rt.PReLU(), rt.PReLU(init=-0.5), rt.PReLU(init=0.0), rt.RReLU().eval()]:
         x = torch.randn(N, requires_grad=True)
         measured = rt.saved_tensor_bytes(module, x, exclude=[]) * 8 / N
         probe_out = module(x.detach().clone().requires_grad_())
