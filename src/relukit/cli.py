@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, ImportError, RuntimeError) as err:
+    except (ValueError, ImportError, RuntimeError, OSError) as err:
         print(f"relukit {args.command}: error: {err}", file=sys.stderr)
         return 2
 

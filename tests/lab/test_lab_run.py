@@ -1,6 +1,7 @@
 """The lab end to end in a tiny configuration, its atomic output and its error messages."""
 
 import json
+import os
 
 import pytest
 
@@ -12,7 +13,8 @@ from relukit import cli  # noqa: E402
 from relukit.lab import experiments, run  # noqa: E402
 from relukit.lab.experiments import LabConfig  # noqa: E402
 
-TINY = LabConfig(activations=("sigmoid", "tanh", "relu", "leaky_relu"), seeds=1, epochs=2,
+TINY = LabConfig(activations=("sigmoid", "tanh", "relu", "leaky_relu", "rrelu"), seeds=1,
+                 epochs=2,
                  width=16, depth=2, flow_depth=6, flow_width=16, flow_batch=64,
                  dying_activations=("relu", "leaky_relu"), dying_epochs=2, dying_depth=2,
                  memory_batch=32)
@@ -37,9 +39,34 @@ def test_seeds_must_be_positive(tmp_path):
         run.run_lab(tmp_path / "r", seeds=0, show_progress=False)
 
 
+def test_out_that_is_not_a_report_is_refused_before_any_work(tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("no experiment may run")
+
+    monkeypatch.setattr(experiments, "gradient_flow", never)
+    precious = tmp_path / "project"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match="not a relukit report"):
+        run.run_lab(precious, config=TINY, show_progress=False)
+    assert (precious / "notes.txt").read_text() == "keep"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert cli.main(["lab", "--out", str(afile)]) == 2
+    assert afile.read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "project"]
+
+
+def test_crelu_is_refused_with_the_usable_names(capsys):
+    assert cli.main(["lab", "--activations", "relu,crelu"]) == 2
+    err = capsys.readouterr().err
+    assert "crelu" in err and "leaky_relu" in err
+
+
 def test_failed_run_leaves_previous_report_untouched(tmp_path, monkeypatch):
     out = tmp_path / "report"
     out.mkdir()
+    (out / run.MARKER).write_text("")
     (out / "index.html").write_text("previous")
 
     def boom(*args, **kwargs):
@@ -52,10 +79,17 @@ def test_failed_run_leaves_previous_report_untouched(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no temp folder left
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab") / "report"
     out.mkdir()
+    (out / run.MARKER).write_text("")  # a previous report: it may be replaced
     (out / "stale.txt").write_text("from an older run")
     index = run.run_lab(out, config=TINY, show_progress=False)
     return out, index
@@ -70,6 +104,8 @@ def test_report_has_every_section(tiny_report):
         assert heading in page, heading
     assert "src=\"data:image/png;base64," in page  # self-contained
     assert not (out / "stale.txt").exists()  # replaced as a whole
+    assert (out / run.MARKER).exists()
+    assert out.stat().st_mode & 0o055 == 0o055 & ~_umask()  # readable by others, as mkdir
     for name in ("results.json", "convergence.csv", "gradient_flow.csv", "dying.csv",
                  "sparsity.csv", "memory.csv", "atlas.png", "gradient_flow.png",
                  "convergence_accuracy.png", "dying.png", "sparsity.png", "memory.png"):

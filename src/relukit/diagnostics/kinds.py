@@ -54,7 +54,8 @@ class ActivationSpec:
         return self.low == 0.0 and self.high is None
 
 
-_TORCH_NAMES: dict[type, str] = {
+#: torch.nn activation classes by catalogue name (inverted): the one map the lab reads too.
+TORCH_NN_NAMES: dict[type, str] = {
     nn.ReLU: "relu",
     nn.ReLU6: "relu6",
     nn.Hardtanh: "hardtanh",
@@ -110,8 +111,8 @@ def spec_for(module: nn.Module, saturation_margin: float = DEFAULT_SATURATION_MA
     if isinstance(name, str):
         return _catalogue_spec(name, _module_params(module), saturation_margin)
     for cls in type(module).__mro__:
-        if cls in _TORCH_NAMES:
-            return _catalogue_spec(_TORCH_NAMES[cls], _module_params(module), saturation_margin)
+        if cls in TORCH_NN_NAMES:
+            return _catalogue_spec(TORCH_NN_NAMES[cls], _module_params(module), saturation_margin)
         if cls in _TORCH_EXTRAS:
             return _TORCH_EXTRAS[cls]
         qualified = f"{cls.__module__}.{cls.__qualname__}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,6 @@ class LabConfig:
     negative_bias: float = -2.0
     # memory: the convergence MLP at a larger batch
     memory_batch: int = 256
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def preset(cls, quick: bool, **overrides) -> LabConfig:
@@ -96,19 +95,29 @@ def gradient_flow(cfg: LabConfig, data: Split, advance: Advance) -> dict:
 
     One batch, cross-entropy loss, the usual init per activation; averaged over seeds.
     """
+    from ..diagnostics import gradflow
+
     out: dict[str, list[float]] = {}
+    vanishing: dict[str, int] = {}
     for act in cfg.activations:
-        runs = []
+        runs, weight_norms = [], []
         for seed in range(cfg.seeds):
             torch.manual_seed(seed)
             model = mlp(act, in_features=data.features, width=cfg.flow_width,
                         depth=cfg.flow_depth, classes=data.classes).to(data.x_train.device)
             x, y = data.x_train[: cfg.flow_batch], data.y_train[: cfg.flow_batch]
             F.cross_entropy(model(x), y).backward()
-            runs.append([float(lin.weight.grad.norm()) for lin in linear_layers(model)])
+            layers = linear_layers(model)
+            runs.append([float(lin.weight.grad.norm()) for lin in layers])
+            weight_norms.append([float(lin.weight.detach().norm()) for lin in layers])
         out[act] = [sum(col) / len(col) for col in zip(*runs, strict=True)]
+        # the diagnostics' own rule, so the lab and the monitor agree on "vanishing"
+        stats = gradflow.verdicts([str(i) for i in range(len(out[act]))], out[act],
+                                  [sum(c) / len(c) for c in zip(*weight_norms, strict=True)])
+        vanishing[act] = sum(g.verdict == "vanishing" for g in stats)
         advance()
-    return {"depth": cfg.flow_depth, "width": cfg.flow_width, "grad_norms": out}
+    return {"depth": cfg.flow_depth, "width": cfg.flow_width, "grad_norms": out,
+            "vanishing_layers": vanishing, "vanishing_ratio": gradflow.DEFAULT_VANISHING_RATIO}
 
 
 # ----------------------------------------------------------------------------- 3. convergence
@@ -178,9 +187,6 @@ def _convergence_summary(runs: list[dict], target: float) -> dict:
         "final_accuracy": acc_mean[-1], "final_accuracy_std": acc_std[-1],
         "epochs_to_target": reached,
         "seeds_reaching_target": len(hit),
-        # a seed that never reaches the target counts as epochs + 1 in the mean
-        "mean_epochs_to_target": sum(e if e is not None else len(acc_mean) + 1
-                                     for e in reached) / len(reached),
     }
 
 
@@ -204,14 +210,14 @@ def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) ->
     with ActivationMonitor(model, optimizer=opt, window=steps_per_epoch) as monitor:
         for epoch in range(cfg.dying_epochs):
             _train_epoch(model, opt, data, cfg.batch_size, gen, after_step=monitor.step)
-            accs.append(accuracy(model, data.x_test, data.y_test))
+            with monitor.paused():  # test data must not make a unit look alive
+                accs.append(accuracy(model, data.x_test, data.y_test))
             # not after the last epoch: its window shows whether revived units stayed alive
             if regime == "high lr + revive" and epoch < cfg.dying_epochs - 1:
                 report = monitor.history[-1]
-                n_dead = sum(len(layer.dead_units) for layer in report.layers)
-                if n_dead:
-                    revive(model, report, optimizer=opt)
-                revived.append(n_dead)
+                if report.dead_units:
+                    revive(model, report, optimizer=opt, monitor=monitor)
+                revived.append(report.dead_units)
         history = monitor.dead_fraction_history()
         # each window explains its own deaths; keep every line once, in order
         causes = list(dict.fromkeys(c for rep in monitor.history for c in rep.causes))
@@ -225,8 +231,8 @@ def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) ->
 def dying(cfg: LabConfig, data: Split, advance: Advance) -> dict:
     """Dead-unit fraction per layer over training at a normal and a too-high learning rate,
     with a negative bias init, and at the high rate with ``revive()`` after each epoch."""
-    acts = [a for a in cfg.dying_activations if a in cfg.activations] or ["relu"]
     out: dict[str, dict] = {}
+    acts = _dying_acts(cfg)
     for act in acts:
         out[act] = {}
         for regime in REGIMES:
@@ -238,8 +244,12 @@ def dying(cfg: LabConfig, data: Split, advance: Advance) -> dict:
             "negative_bias": cfg.negative_bias, "optimizer": "Adam"}
 
 
+def _dying_acts(cfg: LabConfig) -> list[str]:
+    return [a for a in cfg.dying_activations if a in cfg.activations]
+
+
 def dying_steps(cfg: LabConfig) -> int:
-    acts = [a for a in cfg.dying_activations if a in cfg.activations] or ["relu"]
+    acts = _dying_acts(cfg)
     return len(acts) * (len(REGIMES) - 1) + (1 if "relu" in acts else 0)
 
 
@@ -247,7 +257,10 @@ def dying_steps(cfg: LabConfig) -> int:
 
 
 def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
-    """Bytes saved for backward by one training step, torch.nn activations vs relukit's."""
+    """Bytes saved for backward by one training step, torch.nn activations vs relukit's.
+
+    Parameters are kept anyway and not counted; the Linear layers' saved inputs are.
+    """
     from ..torch import convert, saved_tensor_bytes
 
     out = {}
@@ -264,8 +277,10 @@ def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
         def step(model):
             return F.cross_entropy(model(x), y)
 
-        before = saved_tensor_bytes(step, reference)
-        after = saved_tensor_bytes(step, lean)
+        before = saved_tensor_bytes(step, reference, exclude=list(reference.parameters()))
+        after = saved_tensor_bytes(step, lean, exclude=list(lean.parameters()))
+        reference.eval()  # rrelu's random slopes would make two train-mode forwards differ
+        lean.eval()
         with torch.no_grad():
             same = bool(torch.equal(reference(x), lean(x)))
         row = {"torch_bytes": int(before), "relukit_bytes": int(after),
@@ -275,7 +290,8 @@ def memory(cfg: LabConfig, data: Split, advance: Advance) -> dict:
             # exact mode keeps the input as torch does; k bits keep a k-bit derivative code
             quantised = copy.deepcopy(reference)
             convert(quantised, bits=KBIT_BITS)
-            row["relukit_kbit_bytes"] = int(saved_tensor_bytes(step, quantised))
+            row["relukit_kbit_bytes"] = int(
+                saved_tensor_bytes(step, quantised, exclude=list(quantised.parameters())))
         out[act] = row
         advance()
     return {"batch": cfg.memory_batch, "width": cfg.width, "depth": cfg.depth,

@@ -10,13 +10,6 @@ from torch import nn
 
 from .. import catalogue
 
-_TORCH_NN = {
-    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "prelu": nn.PReLU, "rrelu": nn.RReLU,
-    "relu6": nn.ReLU6, "elu": nn.ELU, "celu": nn.CELU, "selu": nn.SELU, "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "mish": nn.Mish,
-    "softplus": nn.Softplus, "hardtanh": nn.Hardtanh,
-}
-
 
 def _relukit_modules() -> dict[str, type]:
     try:
@@ -39,10 +32,22 @@ def activation_module(name: str, lean: bool = True) -> nn.Module:
         cls = _relukit_modules().get(name)
         if cls is not None:
             return cls()
-    if name not in _TORCH_NN:
+    torch_nn = torch_nn_classes()
+    if name not in torch_nn:
         raise ValueError(f"no module for activation {name!r} in the lab; valid: "
-                         + ", ".join(sorted(_TORCH_NN)))
-    return _TORCH_NN[name]()
+                         + ", ".join(lab_activations()))
+    return torch_nn[name]()
+
+
+def torch_nn_classes() -> dict[str, type]:
+    from ..diagnostics.kinds import TORCH_NN_NAMES
+
+    return {name: cls for cls, name in TORCH_NN_NAMES.items()}
+
+
+def lab_activations() -> list[str]:
+    """Activations the lab's MLPs can use: those that keep the width (not crelu)."""
+    return sorted(torch_nn_classes())
 
 
 def init_linear(layer: nn.Linear, activation: str, bias: float = 0.0) -> None:
@@ -92,4 +97,10 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return float((model(x).argmax(dim=1) == y).float().mean())
+    """Test accuracy in eval mode (rrelu uses its mean slope), restoring the mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        return float((model(x).argmax(dim=1) == y).float().mean())
+    finally:
+        model.train(was_training)

@@ -123,6 +123,8 @@ def atlas(out_dir: str | Path, names: Iterable[str] | None = None, progress=None
         if progress is not None:
             progress()
     paths.append(atlas_grid(acts, out))
+    if progress is not None:
+        progress()
     return paths
 
 

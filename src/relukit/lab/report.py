@@ -6,12 +6,11 @@ import base64
 import csv
 import html
 import json
+import math
 from pathlib import Path
 
 from . import plots
-from .verdicts import Verdict
-
-SECTIONS = ("atlas", "gradient_flow", "convergence", "dying", "sparsity", "memory")
+from .verdicts import Verdict, median_epochs
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -64,12 +63,12 @@ def convergence_rows(results: dict) -> list[list]:
     for act, s in conv["summary"].items():
         reached = [e if e is not None else "-" for e in s["epochs_to_target"]]
         rows.append([act, s["final_accuracy"], s["final_accuracy_std"],
-                     s["mean_epochs_to_target"], " ".join(map(str, reached))])
+                     median_epochs(s["epochs_to_target"]), " ".join(map(str, reached))])
     return rows
 
 
 CONVERGENCE_HEADER = ["activation", "final test accuracy (mean)", "± std",
-                      "mean epochs to target", "epochs to target per seed"]
+                      "median epochs to target", "epochs to target per seed"]
 
 
 def dying_rows(results: dict) -> list[list]:
@@ -247,7 +246,9 @@ def write_html(results: dict, verdicts: list[Verdict], figs: dict[str, list[Path
                   "<code>relukit.torch.convert()</code> (exact), and for activations whose "
                   "backward needs the input, <code>convert(model, bits=4)</code>. Bytes include "
                   "what the Linear layers keep (their inputs), which no activation can "
-                  "remove.</p>",
+                  "remove; parameters are not counted. ReLU is the one case where torch keeps "
+                  "nothing beyond the output the next Linear keeps anyway, so relukit's 1-bit "
+                  "mask costs one bit per element more there (a negative saving).</p>",
                   _table(MEMORY_HEADER, memory_rows(results))]
         parts += [_img(p, p.stem) for p in figs.get("memory", [])]
     elif "memory_error" in results:
@@ -262,6 +263,18 @@ def write_html(results: dict, verdicts: list[Verdict], figs: dict[str, list[Path
 
 def write_json(results: dict, verdicts: list[Verdict], out: Path) -> Path:
     path = out / "results.json"
-    payload = dict(results, verdicts=[v.to_dict() for v in verdicts])
-    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    payload = _finite(dict(results, verdicts=[v.to_dict() for v in verdicts]))
+    path.write_text(json.dumps(payload, indent=1, default=str, allow_nan=False),
+                    encoding="utf-8")
     return path
+
+
+def _finite(value):
+    """NaN/inf (a diverged run) become null: strict JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -15,6 +16,7 @@ from .. import catalogue
 from . import experiments, report
 from .data import digits
 from .experiments import LabConfig
+from .models import lab_activations
 from .plots import atlas
 from .verdicts import all_verdicts
 
@@ -63,31 +65,55 @@ class _Progress:
         yield lambda: None
 
 
+#: Written into every report folder: only a folder holding it may be replaced by a new run.
+MARKER = ".relukit-report"
+
+
+def check_out(out: Path | str) -> Path:
+    """Resolve ``--out`` and refuse, before any work, a target the run must not replace."""
+    path = Path(out).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out: {path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / MARKER).exists():
+        raise ValueError(
+            f"--out: {path} is a non-empty folder that is not a relukit report (no {MARKER} "
+            "file); the lab replaces its output folder as a whole, so give a new or empty "
+            "folder, or a previous report")
+    if path.parent == path:
+        raise ValueError(f"--out: {path} is a filesystem root")
+    return path
+
+
 @contextlib.contextmanager
 def _atomic_dir(out: Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out``.
 
     An interrupted or failed run removes its temporary folder and leaves the previous report
-    untouched.
+    untouched; a failed swap puts the previous report back.
     """
-    out = Path(out)
+    out = check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; a report is for others to read
+        (tmp / MARKER).write_text("written by relukit lab; this folder is replaced by the next "
+                                  "run\n")
         yield tmp
+        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+        if out.exists():
+            out.rename(old)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            if old.exists():
+                old.rename(out)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if out.exists():
-        if not out.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ValueError(f"--out: {out} exists and is not a folder")
-        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_experiments(cfg: LabConfig, device: torch.device, progress: _Progress) -> dict:
@@ -98,14 +124,26 @@ def run_experiments(cfg: LabConfig, device: torch.device, progress: _Progress) -
         results["gradient_flow"] = experiments.gradient_flow(cfg, data, advance)
     with progress.task("Convergence", n * cfg.seeds * cfg.epochs) as advance:
         results["convergence"] = experiments.convergence(cfg, data, advance)
-    with progress.task("Dying ReLU", experiments.dying_steps(cfg)) as advance:
-        results["dying"] = experiments.dying(cfg, data, advance)
+    if experiments.dying_steps(cfg):
+        with progress.task("Dying ReLU", experiments.dying_steps(cfg)) as advance:
+            results["dying"] = experiments.dying(cfg, data, advance)
     with progress.task("Memory", n) as advance:
         try:
             results["memory"] = experiments.memory(cfg, data, advance)
         except ImportError as err:
             results["memory_error"] = str(err)
     return results
+
+
+def _check_activations(names: Sequence[str]) -> tuple[str, ...]:
+    """Catalogue names, each once, that the lab's MLPs can use (crelu doubles the width)."""
+    resolved = tuple(dict.fromkeys(catalogue.get(a).name for a in names))
+    usable = lab_activations()
+    bad = [a for a in resolved if a not in usable]
+    if bad:
+        raise ValueError(f"--activations: the lab cannot train {', '.join(bad)} (it changes the "
+                         f"layer width); valid: {', '.join(usable)}")
+    return resolved
 
 
 def run_lab(
@@ -122,8 +160,9 @@ def run_lab(
     dev = resolve_device(device)
     if seeds is not None and seeds < 1:
         raise ValueError(f"--seeds: must be >= 1, got {seeds}")
-    names = tuple(catalogue.get(a).name for a in activations) if activations else None
+    names = _check_activations(activations) if activations else None
     cfg = config or LabConfig.preset(quick, activations=names, seeds=seeds)
+    check_out(out)
     start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread is faster here and reproducible
