@@ -95,6 +95,22 @@ def test_piecewise_bitwise_at_special_values(name, ours, ref, kinks, dtype):
     assert_bitwise(gx, gx_ref)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("lo,hi", [(-0.7, 0.7), (-0.1, 0.3), (-2.3, 1.1), (1e-3, 5.9999999)])
+def test_hardtanh_half_types_with_bounds_they_cannot_represent(dtype, lo, hi):
+    # torch compares float(x) with float32 bounds: x equal to a bound rounded to x's dtype
+    # must land on the same side as in torch
+    bounds = torch.tensor([lo, hi], dtype=torch.float32)
+    x = torch.cat([bounds, torch.nextafter(bounds, torch.tensor(INF)),
+                   torch.nextafter(bounds, torch.tensor(-INF))]).to(dtype)
+    x = torch.cat([x, random_input(40, dtype)]).repeat(3)
+    grad = random_input(x.numel(), dtype, seed=12)
+    y, gx = run(lambda t: F.hardtanh(t, lo, hi), x, grad)
+    y_ref, gx_ref = run(lambda t: TF.hardtanh(t, lo, hi), x, grad)
+    assert_bitwise(y, y_ref)
+    assert_bitwise(gx, gx_ref)
+
+
 def test_hardtanh_nan_gradient_is_torch_vectorised_answer():
     x = torch.full((64,), NAN, requires_grad=True)
     TF.hardtanh(x).backward(torch.ones(64))

@@ -15,9 +15,11 @@ out-of-place ELU's ``alpha * exp(x)``).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -89,10 +91,37 @@ def _dead_outside(lo: float, hi: float) -> _MaskRule:
     tensor, lets NaN through: torch itself is inconsistent there)."""
 
     def write(x, out):
-        torch.gt(x, lo, out=out)
-        out &= x < hi
+        low, high = lo, hi
+        if x.dtype in (torch.float16, torch.bfloat16):
+            # torch's kernel compares float(x) with float32 bounds; a comparison in x's own
+            # dtype would round the bounds to it: use the nearest bounds on the right side
+            low, high = _half_bound(lo, x.dtype, down=True), _half_bound(hi, x.dtype, down=False)
+        torch.gt(x, low, out=out)
+        out &= x < high
 
     return _MaskRule(write, True, (_tk.DEAD_OUTSIDE, lo, hi))
+
+
+def _half_bound(value: float, dtype: torch.dtype, down: bool) -> float:
+    """The largest (``down``) or smallest value of ``dtype`` on that side of float32(value),
+    so that ``x > bound`` in ``dtype`` equals ``float(x) > float32(value)`` for every x."""
+    v = float(np.float32(value))
+    if dtype == torch.float16:
+        with np.errstate(over="ignore"):  # beyond float16's range: inf, stepped back below
+            c = np.float16(v)
+        if down and float(c) > v:
+            c = np.nextafter(c, np.float16(-np.inf))
+        elif not down and float(c) < v:
+            c = np.nextafter(c, np.float16(np.inf))
+        return float(c)
+    # bfloat16: the top half of a float32; truncation rounds toward zero
+    bits = struct.unpack("<I", struct.pack("<f", v))[0]
+    t = struct.unpack("<f", struct.pack("<I", bits & 0xFFFF0000))[0]
+    if t == v:
+        return t
+    away = struct.unpack("<f", struct.pack("<I", (bits & 0xFFFF0000) + 0x10000))[0]
+    toward_down = (v > 0) == down  # truncation is below v for positive v
+    return t if toward_down else away
 
 
 def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> torch.Tensor:
