@@ -272,3 +272,12 @@ def test_torch_names_are_torch_functions():
         if act.torch_name is not None:
             assert hasattr(torch.nn.functional, act.torch_name), act.name
     assert {a.name for a in relukit.all_activations() if a.torch_name is None} == {"crelu"}
+
+
+def test_prelu_rejects_a_non_finite_weight_on_1d_and_0d_input():
+    import relukit as rk
+
+    with pytest.raises(ValueError, match="weight must be finite"):
+        rk.prelu(np.float64(-1.0), np.inf)
+    with pytest.raises(ValueError, match="weight must be finite"):
+        rk.prelu(-np.ones(3), np.nan)

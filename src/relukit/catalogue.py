@@ -299,6 +299,8 @@ def _check_prelu_weight(a: np.ndarray, values: dict) -> None:
             f"prelu: invalid weight of shape {w.shape} and dtype {w.dtype}; valid: a real scalar "
             "or a 1-D array"
         )
+    if not np.all(np.isfinite(w)):
+        raise ValueError("prelu: weight must be finite; valid: finite floats")
     axis = values["axis"]
     if axis is None:
         if w.size != 1:
@@ -314,8 +316,6 @@ def _check_prelu_weight(a: np.ndarray, values: dict) -> None:
             f"prelu: weight has {w.size} elements; valid: 1 or the size of axis "
             f"{axis} of x ({channels})"
         )
-    if not np.all(np.isfinite(w)):
-        raise ValueError("prelu: weight must be finite; valid: finite floats")
 
 
 def _as_generator(name: str, rng: Any) -> np.random.Generator:

@@ -281,3 +281,12 @@ def test_recomputation_during_backward_is_not_counted_twice():
         stats = monitor.report().layer("block.1")
     assert stats.observations == 6
     assert [s.name for s in monitor.report().layers] == ["block.1"]
+
+
+def test_nan_outputs_are_not_counted_as_exact_zeros():
+    model = torch.nn.Sequential(torch.nn.GELU())
+    x = torch.tensor([[float("nan"), 0.0, 1.0, 2.0]])
+    with ActivationMonitor(model) as monitor:
+        model(x)
+        stats = monitor.report().layers[0]
+    assert stats.sparsity == pytest.approx(0.25)  # only gelu(0) is an exact zero

@@ -139,3 +139,16 @@ def test_prelu_slope_with_a_large_summed_gradient_is_not_called_exploding():
     grads = {g.name: g for g in report.gradients}
     assert any(grads[n].norm > 100 * grads[n].param_norm for n in slopes)  # the old rule fired
     assert all(verdicts[n] == "ok" for n in slopes)
+
+
+def test_zero_initialised_head_is_not_called_exploding():
+    torch.manual_seed(0)
+    model = _mlp(2, 32, nn.ReLU, he=True)
+    nn.init.zeros_(model[-1].weight)
+    nn.init.zeros_(model[-1].bias)
+    report = _one_step_report(model)
+    head = [g for g in report.gradients if g.name == str(len(model) - 1)]
+    # after one step of lr 1e-3 the head's weights are ~1e-3 of its gradient: the old rule
+    # (gradient > 100x the weights) called that exploding
+    assert head and head[0].norm > 100 * head[0].param_norm
+    assert head[0].verdict == "ok"

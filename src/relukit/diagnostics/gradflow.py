@@ -14,7 +14,9 @@ Thresholds (both keyword arguments of :class:`~relukit.diagnostics.ActivationMon
   weight gradients of all layers explode together.) The size rule applies to layers with a
   weight matrix or kernel only: the gradient of a PReLU slope or a norm layer's scale is a
   sum over every element of the batch, so its norm against a scalar-sized parameter says
-  nothing about explosion (a non-finite gradient is exploding everywhere).
+  nothing about explosion (a non-finite gradient is exploding everywhere). The size is at
+  least what torch's default init would give the layer (``init_scale``), so a zero-initialised
+  head is not "exploding" on its first steps.
 """
 
 from __future__ import annotations
@@ -50,19 +52,30 @@ def has_weight_matrix(params: list[nn.Parameter]) -> bool:
     return any(p.ndim >= 2 for p in params)
 
 
+def init_scale(params: list[nn.Parameter]) -> float:
+    """Norm torch's default init would give the layer's weights (U(+-1/sqrt(fan_in)) has
+    norm sqrt(fan_out / 3)): the size a zero-initialised layer is judged against."""
+    return math.sqrt(sum(p.shape[0] / 3.0 for p in params if p.ndim >= 2))
+
+
 def verdicts(names: list[str], norms: list[float], param_norms: list[float],
              vanishing_ratio: float = DEFAULT_VANISHING_RATIO,
              exploding_ratio: float = DEFAULT_EXPLODING_RATIO,
-             weight_bearing: list[bool] | None = None) -> list[GradientStats]:
+             weight_bearing: list[bool] | None = None,
+             size_floors: list[float] | None = None) -> list[GradientStats]:
     finite = [n for n in norms if math.isfinite(n)]
     largest = max(finite, default=0.0)
     if weight_bearing is None:
         weight_bearing = [True] * len(names)
+    if size_floors is None:
+        size_floors = [0.0] * len(names)
     out = []
-    for name, norm, pnorm, matrix in zip(names, norms, param_norms, weight_bearing,
-                                         strict=True):
+    for name, norm, pnorm, matrix, floor in zip(names, norms, param_norms, weight_bearing,
+                                                size_floors, strict=True):
         ratio = norm / largest if largest > 0 and math.isfinite(norm) else float("nan")
-        if not math.isfinite(norm) or (matrix and norm > exploding_ratio * pnorm):
+        # a zero-initialised layer is judged against the default init's size, not its own ~0
+        size = max(pnorm, floor)
+        if not math.isfinite(norm) or (matrix and norm > exploding_ratio * size):
             verdict = "exploding"
         elif largest > 0 and norm < vanishing_ratio * largest:
             verdict = "vanishing"

@@ -327,7 +327,8 @@ class ActivationMonitor:
                     # signed/plain units cannot die: every output counts as active.
                     layer.step_active += y.numel() // layer.units
                 if not spec.zero_floor:
-                    layer.zeros += y.numel() - y.abs().sign_().sum(dtype=torch.float64)
+                    # count_nonzero, not sign(): NaN is not a zero (sign(NaN) is 0 in torch)
+                    layer.zeros += y.numel() - torch.count_nonzero(y).to(torch.float64)
                 if layer.negative is not None:
                     layer.negative -= layer.reduce(y.clamp(max=0).sign_())
 
@@ -525,7 +526,8 @@ class ActivationMonitor:
             [self._grad_layers[i][0] for i in used],
             [sums[i] / self._grad_counts[i] for i in used], [pnorms[i] for i in used],
             self.vanishing_ratio, self.exploding_ratio,
-            [gradflow.has_weight_matrix(self._grad_layers[i][1]) for i in used])
+            [gradflow.has_weight_matrix(self._grad_layers[i][1]) for i in used],
+            [gradflow.init_scale(self._grad_layers[i][1]) for i in used])
 
     # helpers for causes/revive ---------------------------------------------------------------
 
