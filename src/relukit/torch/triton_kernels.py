@@ -89,10 +89,11 @@ if triton is not None:
         elem = byte_idx[:, None] * 8 + bit[None, :]
         inside = elem < n
         x = tl.load(x_ptr + elem, mask=inside, other=0.0).to(tl.float32)
-        # torch.bucketize(right=False): the interval index is the count of boundaries < x
+        # torch.bucketize(right=False): the interval index is the count of boundaries < x,
+        # counted as "not x <= b" so that NaN lands in the last interval, as in bucketize
         interval = tl.zeros([BYTES, 8], dtype=tl.int32)
         for i in range(n_boundaries):
-            interval += tl.where(x > tl.load(bnd_ptr + i), 1, 0)
+            interval += tl.where(x <= tl.load(bnd_ptr + i), 0, 1)
         code = tl.load(icodes_ptr + interval, mask=inside, other=0)
         weights = 1 << (7 - bit)
         keep = byte_idx < nbytes
