@@ -50,15 +50,12 @@ __all__ = [
     "SiLU",
     "Softplus",
     "Tanh",
+    "ConversionSummary",
+    "convert",
     "functional",
     "saved_tensor_bytes",
 ]
 
 
-def __getattr__(name: str):
-    # convert() lives in a sibling module that imports this package: load it on first use.
-    if name == "convert":
-        from .convert import convert
-
-        return convert
-    raise AttributeError(f"module 'relukit.torch' has no attribute {name!r}")
+# Last, so that the name ``convert`` ends up bound to the function, not its submodule.
+from .convert import ConversionSummary, convert  # noqa: E402

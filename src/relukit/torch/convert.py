@@ -33,8 +33,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import inspect
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -452,14 +450,3 @@ def _saved_bytes(module, dtype, device, shape) -> int:
 
 def _storage_key(t: torch.Tensor):
     return (t.device, t.untyped_storage().data_ptr())
-
-
-class _CallableModule(types.ModuleType):
-    """``relukit.torch.convert`` names both this module and the function; importing the module
-    rebinds the package attribute to it, so the module forwards calls to the function."""
-
-    def __call__(self, *args, **kwargs):
-        return convert(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
