@@ -208,9 +208,10 @@ def bar_plot(
 ) -> Path:
     """Grouped bars: ``groups[group][series] = value``."""
     group_names = list(groups)
-    series_names = sorted({s for g in groups.values() for s in g})
+    series_names = list(dict.fromkeys(s for g in groups.values() for s in g))  # first-seen order
     width = 0.8 / max(len(series_names), 1)
-    fig, ax = plt.subplots(figsize=(max(6.4, 0.7 * len(group_names) * len(series_names)), 3.8))
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.4, 0.5 * len(group_names) * len(series_names))),
+                                    3.8))
     xs = np.arange(len(group_names))
     for i, s in enumerate(series_names):
         vals = [groups[g].get(s, np.nan) for g in group_names]
