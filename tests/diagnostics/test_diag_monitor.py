@@ -290,3 +290,24 @@ def test_nan_outputs_are_not_counted_as_exact_zeros():
         model(x)
         stats = monitor.report().layers[0]
     assert stats.sparsity == pytest.approx(0.25)  # only gelu(0) is an exact zero
+
+
+def test_training_only_ignores_forwards_in_eval_mode():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2))
+        model[0].bias.zero_()
+    train_x = torch.tensor([[1.0, -1.0]])  # unit 1 never fires on training data
+    eval_x = torch.tensor([[1.0, 1.0]])  # ... but does on evaluation data
+    with ActivationMonitor(model, training_only=True) as monitor:
+        model.train()
+        model(train_x)
+        model.eval()
+        model(eval_x)
+        assert monitor.report().layers[0].dead_units == [1]
+    with ActivationMonitor(model) as monitor:  # default: every forward counts
+        model.train()
+        model(train_x)
+        model.eval()
+        model(eval_x)
+        assert monitor.report().layers[0].dead_units == []

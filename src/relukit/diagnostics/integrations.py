@@ -45,8 +45,10 @@ class _Reporter:
 
     def _start(self, model, optimizer) -> None:
         self._stop()
+        # evaluation runs the same modules in eval mode: its forwards must not count
+        kwargs = {"training_only": True, **self.monitor_kwargs}
         self.monitor = ActivationMonitor(model, optimizer=optimizer, window=self.window,
-                                         **self.monitor_kwargs)
+                                         **kwargs)
 
     def _step(self) -> MonitorReport | None:
         if self.monitor is None:

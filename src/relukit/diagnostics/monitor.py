@@ -159,6 +159,9 @@ class ActivationMonitor:
     sync: all-reduce counts across ranks; None (default) does it when a process group with
         more than one rank is initialised.
     track_gradients: record per-layer gradient norms at each ``step()``.
+    training_only: count only forwards of modules in training mode, so that evaluation loops
+        that switch to ``model.eval()`` (Hugging Face ``Trainer.evaluate``, Lightning
+        validation) do not make a unit look alive.
     """
 
     def __init__(self, model: nn.Module, modules: Iterable[str | nn.Module] | None = None,
@@ -167,7 +170,8 @@ class ActivationMonitor:
                  saturation_margin: float = DEFAULT_SATURATION_MARGIN,
                  vanishing_ratio: float = gradflow.DEFAULT_VANISHING_RATIO,
                  exploding_ratio: float = gradflow.DEFAULT_EXPLODING_RATIO,
-                 sync: bool | None = None, track_gradients: bool = True):
+                 sync: bool | None = None, track_gradients: bool = True,
+                 training_only: bool = False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
@@ -195,6 +199,7 @@ class ActivationMonitor:
                                  f"monitored: {[layer.name for layer in self._layers]}")
         self.history: list[MonitorReport] = []
         self._paused = False
+        self._training_only = training_only
         self._step = 0
         self._window_steps = 0
         self._calls: dict[str, int] = {}  # calls of each module in the current forward
@@ -297,6 +302,8 @@ class ActivationMonitor:
     def _hook_for(self, first: _Layer):
         def hook(module, inputs, output):
             if self._paused or not isinstance(output, torch.Tensor) or output.numel() == 0:
+                return
+            if self._training_only and not module.training:
                 return
             if self._root_seen and not self._root_depth:
                 # Outside a call of the model: activation recomputation during backward
