@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._optional import require
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 @dataclass(frozen=True)
 class Split:
-    x_train: object  # torch.Tensor (N, 64), standardised with the training statistics
-    y_train: object
-    x_test: object
-    y_test: object
+    x_train: Tensor  # (N, 64), standardised with the training statistics
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
 
     @property
     def features(self) -> int:

@@ -108,7 +108,8 @@ def gradient_flow(cfg: LabConfig, data: Split, advance: Advance) -> dict:
             x, y = data.x_train[: cfg.flow_batch], data.y_train[: cfg.flow_batch]
             F.cross_entropy(model(x), y).backward()
             layers = linear_layers(model)
-            runs.append([float(lin.weight.grad.norm()) for lin in layers])
+            runs.append([float(lin.weight.grad.norm()) for lin in layers
+                         if lin.weight.grad is not None])
             weight_norms.append([float(lin.weight.detach().norm()) for lin in layers])
         out[act] = [sum(col) / len(col) for col in zip(*runs, strict=True)]
         # the diagnostics' own rule, so the lab and the monitor agree on "vanishing"

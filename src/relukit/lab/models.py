@@ -16,7 +16,7 @@ def _relukit_modules() -> dict[str, type]:
         import relukit.torch as rt
     except ImportError:
         return {}
-    found = {}
+    found: dict[str, type] = {}
     for value in vars(rt).values():
         name = getattr(value, "catalogue_name", None)
         if isinstance(value, type) and issubclass(value, nn.Module) and isinstance(name, str):

@@ -144,8 +144,8 @@ def line_plot(
     hline: float | None = None,
 ) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for i, (name, ys) in enumerate(series.items()):
-        ys = np.asarray(ys, dtype=float)
+    for i, (name, values) in enumerate(series.items()):
+        ys = np.asarray(values, dtype=float)
         xs = np.asarray(x if x is not None else np.arange(1, len(ys) + 1))
         ax.plot(xs, ys, label=name, color=f"C{i % 10}", lw=1.6)
         if spread is not None and name in spread:
