@@ -93,9 +93,7 @@ def _update_clause(history, step: int) -> str:
     previous = updates[:step][updates[:step] > 0]
     ratio = float(size / np.median(previous)) if len(previous) >= 3 else None
     relative = float(history["relative"][step])
-    details = [f"lr {lr:.3g}"] if lr == lr else []
-    if relative is not None:
-        details.insert(0, f"{relative:.2g} of the weights' norm")
+    details = [f"{relative:.2g} of the weights' norm"] + ([f"lr {lr:.3g}"] if lr == lr else [])
     if ratio is not None:
         what = f"an update {ratio:.0f}x the median size"
     else:
