@@ -414,3 +414,12 @@ def test_package_exports_the_convert_function_even_after_its_module_is_imported(
     for _ in range(2):
         summary = rt.convert(nn.Sequential(nn.ReLU()))
         assert summary.replaced[0].new_class == "relukit.torch.ReLU"
+
+
+def test_saved_tensor_bytes_can_leave_out_the_returned_output():
+    from relukit.torch import saved_tensor_bytes
+
+    x = torch.randn(1024, requires_grad=True).clone()
+    # torch's sigmoid saves its output only: left out, nothing remains
+    assert saved_tensor_bytes(torch.sigmoid, x) == 1024 * 4
+    assert saved_tensor_bytes(torch.sigmoid, x, exclude_output=True) == 0

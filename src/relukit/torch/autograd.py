@@ -472,11 +472,14 @@ def saved_tensor_bytes(model_or_fn, *inputs, **kwargs) -> int:
     ``nn.Module``, and of any ``nn.Parameter`` (they are kept anyway). Counted: everything else,
     including the inputs and the outputs when an op saves them, so for a single activation
     ``relu``-like functions report their packed mask and output-saving ones report the output;
-    pass ``exclude=[tensors]`` to leave more storages out. Non-tensor state kept on an autograd
+    pass ``exclude=[tensors]`` to leave more storages out, and ``exclude_output=True`` to leave
+    out the storage of what the call returns (kept anyway by the next layer). Non-tensor state
+    kept on an autograd
     ``ctx`` (e.g. Python floats) is not a tensor and is not counted; rrelu's generator state is
     saved as a tensor and is.
     """
     exclude = kwargs.pop("exclude", ())
+    exclude_output = kwargs.pop("exclude_output", False)
     if kwargs:
         raise TypeError(f"saved_tensor_bytes: unexpected keyword(s) {sorted(kwargs)}")
     kept: set[tuple] = set()
@@ -494,7 +497,9 @@ def saved_tensor_bytes(model_or_fn, *inputs, **kwargs) -> int:
         return t
 
     with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model_or_fn(*inputs)
+        result = model_or_fn(*inputs)
+    if exclude_output and isinstance(result, torch.Tensor):
+        seen.pop(_storage_key(result), None)
     return sum(t.untyped_storage().nbytes() for t in seen.values())
 
 

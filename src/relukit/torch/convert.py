@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .autograd import saved_tensor_bytes
 from .fewbit import MAX_BITS
 
 __all__ = ["convert", "ConversionSummary", "Replacement", "Skipped"]
@@ -429,24 +430,6 @@ def _saved_bytes(module, dtype, device, shape) -> int:
     leaf = leaf.to(dtype=dtype if dtype.is_floating_point else torch.float32, device=device)
     leaf.requires_grad_(True)
     x = leaf.clone()  # a non-leaf, so in-place modules may write to it
-    saved: list[torch.Tensor] = []
-
-    def pack(t):
-        saved.append(t)
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = module.forward(x)  # not module(x): the user's hooks must not fire
-    kept = {_storage_key(y)} | {_storage_key(p) for p in module.parameters()}
-    counted, total = set(), 0
-    for t in saved:
-        key = _storage_key(t)
-        if key in kept or key in counted:
-            continue
-        counted.add(key)
-        total += t.untyped_storage().nbytes()
-    return total
-
-
-def _storage_key(t: torch.Tensor):
-    return (t.device, t.untyped_storage().data_ptr())
+    # module.forward, not module(x): the user's hooks must not fire
+    return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),
+                              exclude_output=True)
