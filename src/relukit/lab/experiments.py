@@ -67,7 +67,7 @@ def _train_epoch(model, opt, data: Split, batch_size: int, gen: torch.Generator,
     model.train()
     n = data.x_train.shape[0]
     perm = torch.randperm(n, generator=gen).to(data.x_train.device)
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=data.x_train.device)
     for start in range(0, n, batch_size):
         idx = perm[start:start + batch_size]
         loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
@@ -76,9 +76,8 @@ def _train_epoch(model, opt, data: Split, batch_size: int, gen: torch.Generator,
         opt.step()
         if after_step is not None:
             after_step()
-        total += float(loss.detach()) * len(idx)
-        count += len(idx)
-    return total / count
+        total += loss.detach() * len(idx)  # on the device: no host sync per step
+    return float(total) / n
 
 
 @torch.no_grad()
