@@ -19,25 +19,93 @@ def test_every_relukit_torch_module_is_recognised_by_its_catalogue_name():
         assert spec is not None and spec.name == cls.catalogue_name, cls
 
 
-@pytest.mark.parametrize("module, expected", [
-    (nn.ReLU(), ("gate", 0.0, None)),
-    (nn.ReLU6(), ("gate", 0.0, 6.0)),
-    (nn.Hardtanh(-2.0, 3.0), ("gate", -2.0, 3.0)),
-    (nn.LeakyReLU(0.2), ("signed", None, None)),
-    (nn.PReLU(), ("signed", None, None)),
-    (nn.ELU(), ("signed", None, None)),
-    (nn.GELU(), ("signed", None, None)),
-    (nn.Softplus(), ("plain", None, None)),
-    (nn.Sigmoid(), ("gate", 0.01, 0.99)),
-    (nn.Tanh(), ("gate", -0.98, 0.98)),
-])
-def test_active_region_of_torch_modules(module, expected):
+@pytest.mark.parametrize("module", [
+    nn.ReLU(), nn.ReLU6(), nn.Hardtanh(-2.0, 3.0), nn.LeakyReLU(0.2), nn.PReLU(), nn.RReLU(),
+    nn.ELU(), nn.CELU(0.5), nn.SELU(), nn.GELU(), nn.SiLU(), nn.Mish(), nn.Softplus(),
+    nn.Sigmoid(), nn.Tanh()])
+def test_inactive_means_the_low_gradient_side_for_every_activation(module):
+    """Checked against torch's own derivative, on a dense grid of inputs: where the spec says
+    inactive, |f'| is at the low end (0, the negative slope, or < 1% of its peak); where it
+    says active, it is not; dead means torch's f' is exactly 0."""
+    import relukit
+
     spec = spec_for(module)
-    assert spec.kind == expected[0]
-    assert spec.low == pytest.approx(expected[1]) if expected[1] is not None else spec.low is None
-    assert spec.high == pytest.approx(expected[2]) if expected[2] is not None else \
-        spec.high is None
+    module.eval()  # rrelu: the mean slope
+    x = torch.linspace(-30, 30, 60001, dtype=torch.float32, requires_grad=True)
+    y = module(x.clone())
+    (d,) = torch.autograd.grad(y.sum(), x)
+    d, y, x = d.abs(), y.detach(), x.detach()
+    v = x if spec.on_input else y
+    active = torch.ones_like(v, dtype=torch.bool)
+    if spec.low is not None:
+        active &= v > spec.low
+    if spec.high is not None:
+        active &= v < spec.high
+    peak = float(d.max())
+    if relukit.get(spec.name).shape == "piecewise_linear":
+        low_slope = float(d.min())  # 0 for relu-types, the negative slope otherwise
+        assert torch.all(d[~active] <= low_slope + 1e-6)
+        assert torch.all(d[active] > low_slope)
+    elif not spec.on_input:  # monotone: the active outputs are exactly where |f'| is large
+        assert torch.all(d[~active] < 0.0101 * peak), spec
+        assert torch.all(d[active] >= 0.0099 * peak), spec
+    else:  # gelu, silu, mish: f' also crosses 0 at the minimum; only the tail is inactive
+        assert torch.all(d[~active] < 0.0101 * peak), spec
+        edge = (x > spec.low) & (x < spec.low + 0.05)
+        assert torch.all(d[edge] >= 0.0099 * peak), spec
+    assert (~active).any() and active.any()
+    if spec.can_die:
+        dead = torch.zeros_like(active)
+        if spec.dead_low is not None:
+            dead |= v <= spec.dead_low
+        if spec.dead_high is not None:
+            dead |= v >= spec.dead_high
+        assert torch.all(d[dead] == 0)
     assert spec_for(nn.Linear(2, 2)) is None
+
+
+def test_dead_and_inactive_are_separate_columns_for_every_activation():
+    torch.manual_seed(0)
+    acts = [nn.ReLU(), nn.LeakyReLU(0.1), nn.PReLU(3), nn.ELU(), nn.Sigmoid(), nn.Tanh(),
+            nn.GELU()]
+    x = torch.rand(64, 1) + 0.5
+    fc = nn.Linear(1, 3)
+    with torch.no_grad():
+        fc.weight.fill_(1.0)
+        fc.bias.copy_(torch.tensor([0.0, -12.0, -14.0]))  # alive, far in the tails
+    for act in acts:
+        model = nn.Sequential(fc, act)
+        with ActivationMonitor(model) as monitor:
+            model(x)
+            stats = monitor.report().layer("1")
+        assert stats.inactive_units == [1, 2], act
+        assert stats.inactive_rule
+        # dead: torch's own derivative is exactly 0 on every sample (gelu: not counted, its
+        # f' underflows to 0 only far in the tail, where the unit is reported inactive)
+        pre = fc(x).detach().requires_grad_(True)
+        (d,) = torch.autograd.grad(act(pre).sum(), pre)
+        if stats.activation != "gelu":
+            assert stats.dead_units == (d == 0).all(dim=0).nonzero().flatten().tolist(), act
+        assert stats.can_die == (stats.activation in ("relu", "sigmoid", "tanh"))
+        if stats.activation == "relu":
+            assert stats.dead_units == [1, 2]
+        text = str(monitor.report())
+        assert "inact" in text and "dead" in text
+
+
+def test_prelu_slopes_are_reported_per_layer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.PReLU(4))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([0.25, 0.01, -0.2, 0.5]))
+    with ActivationMonitor(model) as monitor:
+        model(torch.randn(10, 2))
+        stats = monitor.report().layer("1")
+    assert stats.slopes == pytest.approx([0.25, 0.01, -0.2, 0.5])
+    assert stats.slope_summary["min"] == pytest.approx(-0.2)
+    assert stats.slope_summary["relu_like"] == 2
+    assert "prelu slopes" in str(monitor.report())
+    assert any("2 of 4 PReLU slopes" in c for c in monitor.report().causes)
 
 
 def test_hardtanh_units_stuck_at_either_clamp_are_dead():

@@ -116,7 +116,10 @@ def test_sigmoid_saturation_and_leaky_negative_side():
         report = monitor.report()
     sig, leaky = report.layer("1"), report.layer("3")
     assert sig.activation == "sigmoid"
-    assert sig.dead_units == [1, 2]
+    assert sig.inactive_units == [1, 2]
+    hidden = torch.sigmoid(fc(x))
+    exact = ((hidden == 0) | (hidden == 1)).all(dim=0)  # f' = y(1 - y) exactly 0
+    assert sig.dead_units == exact.nonzero().flatten().tolist() == [1]
     assert sig.saturated_fraction == pytest.approx(2 / 3)
     assert leaky.dead_units == [] and leaky.saturated_fraction is None
     pre = model[2](model[1](fc(x)))
@@ -201,10 +204,32 @@ def test_report_serialises_and_prints():
     assert "relu" in text and "dead" in text and "never fired" in text
 
 
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"window": 0}, ValueError, "window must be an int >= 1"),
+    ({"window": 2.5}, TypeError, "window must be an int"),
+    ({"saturation_margin": "a"}, TypeError, "saturation_margin must be a real number"),
+    ({"saturation_margin": 0.7}, ValueError, r"saturation_margin must be in \(0, 0.5\)"),
+    ({"saturation_margin": float("nan")}, ValueError, "saturation_margin"),
+    ({"vanishing_ratio": 2}, ValueError, r"vanishing_ratio must be in \(0, 1\)"),
+    ({"exploding_ratio": None}, TypeError, "exploding_ratio"),
+    ({"exploding_ratio": -1}, ValueError, "exploding_ratio must be > 0"),
+    ({"sync": "yes"}, TypeError, "sync must be True or False or None"),
+    ({"track_gradients": 1}, TypeError, "track_gradients must be True or False"),
+    ({"training_only": None}, TypeError, "training_only"),
+    ({"keep_last_inputs": "no"}, TypeError, "keep_last_inputs"),
+    ({"unit_dim": 1.5}, TypeError, "unit_dim must be None, an int or a dict"),
+    ({"unit_dim": {"1": "x"}}, TypeError, "unit_dim"),
+    ({"modules": "1"}, TypeError, "modules must be None or a list"),
+])
+def test_every_parameter_is_checked_up_front(kwargs, error, words):
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(error, match=words):
+        ActivationMonitor(model, **kwargs)
+    assert not model[1]._forward_hooks  # nothing was hooked
+
+
 def test_bad_arguments_name_the_parameter():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
-    with pytest.raises(ValueError, match="window"):
-        ActivationMonitor(model, window=0)
     with pytest.raises(ValueError, match="modules"):
         ActivationMonitor(model, modules=["nope"])
     with pytest.raises(ValueError, match="not a recognised activation"):
@@ -260,7 +285,7 @@ def test_a_shared_activation_module_gets_counts_per_call_and_can_be_revived():
         before = model(x)
         from relukit.diagnostics import revive
 
-        assert revive(model, report).revived == {"act": [1], "act#1": expected}
+        assert revive(model, report, check_inputs=x).revived == {"act": [1], "act#1": expected}
         assert torch.equal(before, model(x))
 
 

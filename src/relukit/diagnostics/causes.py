@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
-from torch import nn
 
-if TYPE_CHECKING:
-    from .monitor import ActivationMonitor
-    from .report import MonitorReport
+from .report import LayerStats
+from .window import LayerEvidence, UpdateHistory
 
 SPIKE_RATIO = 10.0
 LARGE_UPDATE = 0.1
@@ -32,35 +29,48 @@ MAX_GROUPS = 3  #: death steps listed per layer; the rest are summed up
 FAR = 3.0  #: a bias "far below" exceeds FAR times the largest w·x in magnitude
 
 
-def explain(monitor: ActivationMonitor, report: MonitorReport, dead_info) -> list[str]:
+def explain(evidence: list[LayerEvidence]) -> list[str]:
+    """Cause lines for the layers of one window (``LayerEvidence``: plain data per layer)."""
     lines: list[str] = []
-    for layer, stats, counts in dead_info:
+    for item in evidence:
+        stats = item.stats
+        assert isinstance(stats, LayerStats)
         if stats.saturated_fraction is not None:
             lines += _saturation(stats)
         elif stats.dead_units:
-            lines += _deaths(monitor, layer, stats, counts)
+            lines += _deaths(item)
+        elif stats.inactive_units:
+            lines.append(f"{_units(len(stats.inactive_units))} of layer {stats.name} "
+                         f"({stats.activation}) stayed on the low-gradient side on every "
+                         f"sample of the window ({stats.inactive_rule})")
+        if stats.slope_summary and stats.slope_summary["relu_like"]:
+            k = int(stats.slope_summary["relu_like"])
+            lines.append(f"{k} of {len(stats.slopes)} PReLU slopes of layer {stats.name} are "
+                         f"<= 0.05 (min {stats.slope_summary['min']:.3g}): those units act "
+                         f"like ReLUs or flip the sign of negative inputs")
     return lines
 
 
-def _saturation(stats) -> list[str]:
+def _saturation(stats: LayerStats) -> list[str]:
     lines = []
-    if stats.dead_units:
-        lines.append(f"{_units(len(stats.dead_units))} of layer {stats.name} ({stats.activation}) "
+    inactive = stats.inactive_units or []
+    if inactive:
+        lines.append(f"{_units(len(inactive))} of layer {stats.name} ({stats.activation}) "
                      f"were saturated on every sample of the window")
-    if stats.saturated_fraction >= SATURATION_WARNING:
+    if (stats.saturated_fraction or 0.0) >= SATURATION_WARNING:
         lines.append(
-            f"{100 * stats.saturated_fraction:.0f}% of the outputs of layer {stats.name} "
-            f"({stats.activation}) are saturated (derivative below 4% of its peak): gradients "
-            f"through it vanish; scale its inputs down (initialisation, normalisation) or use a "
-            f"ReLU-family activation")
+            f"{100 * (stats.saturated_fraction or 0.0):.0f}% of the outputs of layer "
+            f"{stats.name} ({stats.activation}) are saturated ({stats.inactive_rule}): "
+            f"gradients through it vanish; scale its inputs down (initialisation, "
+            f"normalisation) or use a ReLU-family activation")
     return lines
 
 
-def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
+def _deaths(item: LayerEvidence) -> list[str]:
+    stats = item.stats
+    assert isinstance(stats, LayerStats)
     dead = np.asarray(stats.dead_units)
-    died_at = counts["last_active"][dead] + 1  # 0: never active since monitoring began
-    producer = stats.producer
-    history = monitor.update_history(producer) if producer else None
+    died_at = item.counts.last_active[dead] + 1  # 0: never active since monitoring began
     lines = []
     groups = Counter(died_at.tolist()).most_common()
     shown = sorted(groups[:MAX_GROUPS])
@@ -70,29 +80,29 @@ def _deaths(monitor: ActivationMonitor, layer, stats, counts) -> list[str]:
                          f"began")
             continue
         head = f"{_units(n)} of layer {stats.name} died at step {step}"
-        lines.append(head + _update_clause(history, step - 1))
+        lines.append(head + _update_clause(item.updates, step - 1))
     rest = sum(n for _, n in groups[MAX_GROUPS:])
     if rest:
         lines.append(f"{_units(rest)} more of layer {stats.name} died at "
                      f"{len(groups) - MAX_GROUPS} other steps")
-    lines += _bias_lines(monitor, layer, stats, counts, dead)
+    lines += _bias_lines(item, dead)
     return lines
 
 
-def _update_clause(history, step: int) -> str:
+def _update_clause(history: UpdateHistory | None, step: int) -> str:
     if history is None:
         return " (pass optimizer= to the monitor to see the update that killed them)"
-    updates = history["size"]
+    updates = history.size
     if step >= len(updates):
         return ""
-    size, lr = updates[step], history["lr"][step]
+    size, lr = updates[step], history.lr[step]
     lr_text = f" (lr {lr:.3g})" if lr == lr else ""
     if not math.isfinite(size):
         return (f", right after a non-finite update{lr_text}: the learning rate is too high for "
                 f"this layer (the loss diverged)")
     previous = updates[:step][updates[:step] > 0]
     ratio = float(size / np.median(previous)) if len(previous) >= 3 else None
-    relative = float(history["relative"][step])
+    relative = float(history.relative[step])
     details = [f"{relative:.2g} of the weights' norm"] + ([f"lr {lr:.3g}"] if lr == lr else [])
     if ratio is not None:
         what = f"an update {ratio:.0f}x the median size"
@@ -104,16 +114,14 @@ def _update_clause(history, step: int) -> str:
     return f" (after {what}{detail_text}: not a spike)"
 
 
-def _bias_lines(monitor: ActivationMonitor, layer, stats, counts, dead) -> list[str]:
-    pre_max = counts.get("pre_max")
-    if pre_max is None or stats.producer is None or stats.norm is not None:
+def _bias_lines(item: LayerEvidence, dead: np.ndarray) -> list[str]:
+    stats = item.stats
+    assert isinstance(stats, LayerStats)
+    pre_max = item.counts.pre_max
+    if pre_max is None or item.producer_bias is None or item.low is None:
         return []
-    producer = monitor.model.get_submodule(stats.producer)
-    bias = getattr(producer, "bias", None)
-    if bias is None or layer.spec.low is None or not _units_are_rows(layer, producer):
-        return []
-    low = layer.spec.low
-    b = bias.detach().double().cpu().numpy()[dead]
+    low = item.low
+    b = item.producer_bias[dead]
     top = pre_max[dead]
     seen = np.isfinite(top)
     wx = top - b
@@ -138,13 +146,6 @@ def _bias_lines(monitor: ActivationMonitor, layer, stats, counts, dead) -> list[
             f"{_units(k, 'dead unit')} of {stats.name}: even w·x alone never exceeds {low:g} in "
             f"the window; revive() them")
     return lines
-
-
-def _units_are_rows(layer, producer) -> bool:
-    """Are the units the producer's outputs (not positions picked by a unit_dim override)?"""
-    last = len(layer.dims)  # the output has len(dims) + 1 dims
-    wanted = last if isinstance(producer, nn.Linear) else 1
-    return layer.unit_dim == wanted and producer.weight.shape[0] == layer.units
 
 
 def _units(n: int, noun: str = "unit") -> str:

@@ -1,16 +1,31 @@
-"""Which modules are activations, and what counts as *active* for each of them.
+"""Which modules are activations, and what *inactive* and *dead* mean for each of them.
 
-Every recognised activation gets an :class:`ActivationSpec`: an open interval ``(low, high)``
-of outputs in which the unit passes gradient. Outside it the unit sits in a zero-gradient
-region (ReLU: ``y <= 0``; ReLU6: ``y <= 0`` or ``y >= 6``; Hardtanh: the clamps) or, for
-sigmoid/tanh, is *saturated*. Both bounds come from the catalogue (``relukit.get(name)``):
-the value at the breakpoints that bound ``dead_region`` for piecewise-linear functions, the
-asymptotes for saturating smooth ones. Nothing about a function is re-typed here.
+One definition for every activation, read off the catalogue (``relukit.get(name)``), nothing
+re-typed here. On one sample a unit is
 
-Saturation threshold (sigmoid, tanh): a unit is saturated when its output lies within
-``saturation_margin`` (default 0.01) of the output range from an asymptote — sigmoid
-``y < 0.01`` or ``y > 0.99`` (``|x| > 4.6``), tanh ``|y| > 0.98`` (``|x| > 2.3``). There the
-derivative is below 4 % of its peak, so the gradient through the unit is practically gone.
+* **inactive** when its derivative is at the function's low-gradient end:
+  - piecewise-linear functions: on the piece with the smallest slope — ReLU ``x <= 0``
+    (f' = 0), ReLU6/Hardtanh beyond a clamp (f' = 0), Leaky ReLU/PReLU/RReLU the negative
+    side ``x <= 0`` (f' = the slope);
+  - smooth functions: ``|f'(x)| < saturation_margin * max |f'|`` (default margin 0.01) on
+    the saturated tail(s): ELU/CELU/SELU ``alpha e^x < 0.01 alpha`` (``x < -4.6``), sigmoid
+    ``y < 0.0025`` or ``y > 0.9975``, tanh ``|y| > 0.995``, softplus ``sigmoid(beta x) < 0.01``,
+    GELU/SiLU/Mish far on the negative side (read on the input: their output is not monotone);
+* **dead** when its derivative is exactly 0: ReLU/ReLU6/Hardtanh in their flat regions, a
+  sigmoid/tanh/softplus output exactly at an asymptote (their f' is computed from the output,
+  and is then exactly 0). Leaky/PReLU/RReLU (non-zero slope) and ELU/CELU/SELU
+  (``alpha e^x`` stays > 0 in float32 down to x = -103, long after the output rounded to
+  ``-alpha``) cannot die; GELU/SiLU/Mish are not counted (their f' underflows to 0 only far
+  in the tail, x < -11 for GELU in float32, where they are reported inactive).
+
+A unit is inactive (dead) *over a window* when it is inactive (dead) on every sample of the
+window; one sample in the active region keeps it active. For ReLU-type functions dead and
+inactive are the same thing.
+
+Most regions are expressed on the output, which in-place modules leave behind, as an open
+interval ``(low, high)`` of *active* outputs; PReLU (whose learned slope can turn negative,
+making a negative input give a positive output) and the non-monotone GELU/SiLU/Mish/Hardswish
+are read on the input (``on_input``).
 
 Modules are recognised by, in this order: a ``catalogue_name`` attribute (``relukit.torch``
 modules), the torch.nn class (walking the MRO, so subclasses count), the qualified class name
@@ -20,6 +35,7 @@ of Hugging Face ``transformers.activations`` classes. Activations called functio
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -30,28 +46,53 @@ from torch import nn
 
 from .. import catalogue
 
-#: "gate": has a zero-gradient/saturated region, can die (relu, relu6, hardtanh, sigmoid...);
-#: "signed": no dead region but a negative side worth reporting (leaky, prelu, elu, gelu...);
-#: "plain": neither (softplus and unknown extras): only sparsity is reported.
-Kind = Literal["gate", "signed", "plain"]
+#: "gate": f' is exactly 0 on its inactive region (relu, relu6, hardtanh...): dead = inactive;
+#: "signed": a negative side worth reporting (leaky, prelu, elu, gelu...);
+#: "saturating": sigmoid-like, inactive = saturated;
+#: "plain": no inactive region (softsign, unknown extras): only sparsity is reported.
+Kind = Literal["gate", "signed", "saturating", "plain"]
 
 DEFAULT_SATURATION_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
 class ActivationSpec:
-    """What the monitor needs to know about one activation module."""
+    """What the monitor needs to know about one activation module.
+
+    ``low``/``high``: a unit is *active* on a sample iff ``low < v < high`` (None: unbounded),
+    with ``v`` the output, or the input when ``on_input``; no bound at all means no inactive
+    region (``has_inactive_region`` False). ``dead_low``/``dead_high``: the output is where
+    f' is exactly 0 iff ``y <= dead_low`` or ``y >= dead_high`` (both None: never).
+    """
 
     name: str  #: catalogue name, or the class name for activations outside the catalogue
     kind: Kind
-    low: float | None = None  #: active iff low < y (None: no lower bound)
-    high: float | None = None  #: active iff y < high (None: no upper bound)
-    saturating: bool = False  #: sigmoid/tanh: inactive means saturated rather than dead
+    low: float | None = None
+    high: float | None = None
+    saturating: bool = False  #: inactive means saturated (smooth functions)
+    on_input: bool = False
+    dead_low: float | None = None
+    dead_high: float | None = None
+    rule: str = ""  #: the inactive region in words, for reports
+
+    @property
+    def has_inactive_region(self) -> bool:
+        return self.low is not None or self.high is not None
+
+    @property
+    def can_die(self) -> bool:
+        return self.dead_low is not None or self.dead_high is not None
+
+    @property
+    def dead_is_inactive(self) -> bool:
+        """f' is exactly 0 on the whole inactive region (ReLU-type): one count serves both."""
+        return self.can_die and self.dead_low == self.low and self.dead_high == self.high
 
     @property
     def zero_floor(self) -> bool:
         """Output is >= 0 and active iff > 0 (relu, crelu): zeros need no second count."""
-        return self.low == 0.0 and self.high is None
+        return self.low == 0.0 and self.high is None and not self.on_input \
+            and self.dead_is_inactive
 
 
 #: torch.nn activation classes by catalogue name (inverted): the one map the lab reads too.
@@ -75,8 +116,11 @@ TORCH_NN_NAMES: dict[type, str] = {
 
 # torch.nn activations outside the catalogue: (low, high) read off their definitions.
 _TORCH_EXTRAS: dict[type, ActivationSpec] = {
-    nn.Hardsigmoid: ActivationSpec("Hardsigmoid", "gate", 0.0, 1.0, saturating=False),
-    nn.Hardswish: ActivationSpec("Hardswish", "signed"),
+    nn.Hardsigmoid: ActivationSpec("Hardsigmoid", "gate", 0.0, 1.0, dead_low=0.0,
+                                   dead_high=1.0, rule="y <= 0 or y >= 1 (f' = 0)"),
+    # hardswish is 0 with f' = 0 for x <= -3, but also 0 at x = 0: read on the input
+    nn.Hardswish: ActivationSpec("Hardswish", "signed", -3.0, None, on_input=True,
+                                 dead_low=-3.0, rule="x <= -3 (f' = 0)"),
     nn.LogSigmoid: ActivationSpec("LogSigmoid", "plain"),
     nn.Softsign: ActivationSpec("Softsign", "signed"),
     nn.Tanhshrink: ActivationSpec("Tanhshrink", "signed"),
@@ -97,7 +141,8 @@ _HF_NAMES: dict[str, str] = {
 }
 _HF_EXTRAS: dict[str, ActivationSpec] = {
     # relu(x)**2: zero, with zero gradient, for x <= 0.
-    "ReLUSquaredActivation": ActivationSpec("ReLUSquaredActivation", "gate", 0.0, None),
+    "ReLUSquaredActivation": ActivationSpec("ReLUSquaredActivation", "gate", 0.0, None,
+                                            dead_low=0.0, rule="y <= 0 (f' = 0)"),
     "LaplaceActivation": ActivationSpec("LaplaceActivation", "plain"),
     "SqrtSoftplusActivation": ActivationSpec("SqrtSoftplusActivation", "plain"),
     "XIELUActivation": ActivationSpec("XIELUActivation", "signed"),
@@ -127,36 +172,87 @@ def spec_for(module: nn.Module, saturation_margin: float = DEFAULT_SATURATION_MA
 
 def _module_params(module: nn.Module) -> dict:
     """Scalar hyper-parameters a module carries under the catalogue's parameter names."""
-    out = {}
-    for key in ("min_val", "max_val", "negative_slope", "alpha", "beta", "threshold"):
+    out: dict = {}
+    for key in ("min_val", "max_val", "negative_slope", "alpha", "beta", "threshold", "lower",
+                "upper"):
         value = getattr(module, key, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = float(value)
+    approximate = getattr(module, "approximate", None)
+    if isinstance(approximate, str):
+        out["approximate"] = approximate
     return out
 
 
 def _catalogue_spec(name: str, params: dict, margin: float, label: str | None = None
                     ) -> ActivationSpec:
+    items = tuple(sorted((k, v) for k, v in params.items()))
+    return _cached_spec(name, items, float(margin), label)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_spec(name: str, items: tuple, margin: float, label: str | None) -> ActivationSpec:
     act = catalogue.get(name)
-    params = {k: v for k, v in params.items() if k in {p.name for p in act.params}}
+    params = {k: v for k, v in items if k in {p.name for p in act.params}}
     label = label or act.name
     if act.doubles_axis:
         # crelu: both halves are relu outputs (of x and -x): active iff > 0.
-        return ActivationSpec(label, "gate", 0.0, None)
+        return ActivationSpec(label, "gate", 0.0, None, dead_low=0.0, rule="y <= 0 (f' = 0)")
     if act.dead_region is not None:
         points = act.breakpoints(**params)
         low = float(act(np.array([points[0]]), **params)[0])
         high = float(act(np.array([points[-1]]), **params)[0]) if act.saturating else None
-        return ActivationSpec(label, "gate", low, high)
-    if act.saturating:
-        lo_asym, hi_asym = (float(v) for v in act(np.array([-np.inf, np.inf]), **params))
-        span = hi_asym - lo_asym
-        return ActivationSpec(label, "gate", lo_asym + margin * span, hi_asym - margin * span,
-                              saturating=True)
-    probe = float(act(np.array([-1.0]), **params)[0])
-    if math.isfinite(probe) and probe < 0:
-        return ActivationSpec(label, "signed")
-    return ActivationSpec(label, "plain")
+        return ActivationSpec(label, "gate", low, high, dead_low=low, dead_high=high,
+                              rule=f"{act.dead_region} (f' = 0)")
+    if act.shape == "piecewise_linear":
+        # leaky_relu, prelu, rrelu: the negative side, where f' is the slope
+        slope = float(act.derivative(np.array([-1.0]), **params)[0]) if name != "prelu" else None
+        dead = 0.0 if slope == 0.0 else None
+        # prelu's learned slope can turn negative (a negative x then gives y > 0): the input
+        return ActivationSpec(label, "signed", 0.0, None, on_input=name == "prelu",
+                              dead_low=dead, rule="x <= 0 (f' = the negative slope)")
+    return _smooth_spec(act, params, margin, label)
+
+
+def _smooth_spec(act: catalogue.Activation, params: dict, margin: float, label: str
+                 ) -> ActivationSpec:
+    """Saturated tails of a smooth function: |f'| < margin * max |f'|, found on a grid."""
+    x = np.linspace(-60.0, 60.0, 240_001)
+    with np.errstate(all="ignore"):
+        d = np.abs(np.asarray(act.derivative(x, **params), dtype=np.float64))
+        y = np.asarray(act(x, **params), dtype=np.float64)
+        asym = [float(v) for v in act(np.array([-np.inf, np.inf]), **params)]
+    peak = int(np.argmax(d))
+    small = d < margin * d[peak]
+    # the low tail: x below the last small point left of the peak; the high one likewise
+    # a tail is the run of small |f'| that reaches the end of the grid (gelu's f' also
+    # crosses 0 at its minimum, which is no tail)
+    big = np.flatnonzero(~small)
+    x_lo = float(x[big[0] - 1]) if small[0] and big[0] > 0 else None
+    x_hi = float(x[big[-1] + 1]) if small[-1] and big[-1] < len(x) - 1 else None
+    monotone = bool(np.all(np.diff(y) >= 0))
+    signed = math.isfinite(asym[0]) and asym[0] < 0 or bool(np.any(y < 0))
+    kind: Kind = "saturating" if act.saturating else ("signed" if signed else "saturating")
+    where = []
+    if x_lo is not None:
+        where.append(f"x < {x_lo:.3g}")
+    if x_hi is not None:
+        where.append(f"x > {x_hi:.3g}")
+    rule = (" or ".join(where) + f" (|f'| < {margin:g} of its peak)") if where else ""
+    if not monotone:
+        # gelu, silu, mish: the output does not tell the tail from x near 0: read the input
+        return ActivationSpec(label, "signed", x_lo, x_hi, saturating=True, on_input=True,
+                              rule=rule)
+    low = float(act(np.array([x_lo]), **params)[0]) if x_lo is not None else None
+    high = float(act(np.array([x_hi]), **params)[0]) if x_hi is not None else None
+    # f' is exactly 0 where the output reached a finite asymptote in floating point, for the
+    # functions whose backward computes f' from the output (sigmoid, tanh, softplus); ELU's
+    # alpha*exp(x) stays > 0 long after its output rounded to -alpha
+    from_output = act.backward_needs == "output"
+    dead_low = asym[0] if from_output and x_lo is not None and math.isfinite(asym[0]) else None
+    dead_high = asym[1] if from_output and x_hi is not None and math.isfinite(asym[1]) else None
+    return ActivationSpec(label, kind, low, high, saturating=True, dead_low=dead_low,
+                          dead_high=dead_high, rule=rule)
 
 
 def resolve_unit_dim(shape: torch.Size, override: int | None, after_conv1d: bool) -> int:

@@ -216,7 +216,9 @@ def _dying_run(cfg: LabConfig, data: Split, act: str, regime: str, seed: int) ->
             if regime == "high lr + revive" and epoch < cfg.dying_epochs - 1:
                 report = monitor.history[-1]
                 if report.dead_units:
-                    revive(model, report, optimizer=opt, monitor=monitor)
+                    # only units still dead at the current weights on the training data
+                    revive(model, report, optimizer=opt, monitor=monitor,
+                           check_inputs=data.x_train)
                 revived.append(report.dead_units)
         history = monitor.dead_fraction_history()
         # each window explains its own deaths; keep every line once, in order
