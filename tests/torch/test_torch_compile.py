@@ -54,28 +54,29 @@ def test_compile_aot_eager_full_graph(name, ours, ref, tol):
     torch.testing.assert_close(gx, gx_r, rtol=tol, atol=tol)
 
 
-def test_compile_prelu_kbit_and_rrelu_allow_graph_breaks():
-    # prelu checks its weight for zeros and rrelu reads the generator state: graph breaks,
-    # same values
+def test_compile_runs_torchs_op_for_prelu_kbit_and_rrelu():
+    """Under torch.compile every relukit function is torch's own op (the partitioner decides
+    what to save): no graph break, torch's values and exact gradients, bits=k included."""
     torch._dynamo.reset()
     x = _input()
     w = torch.tensor([0.25], requires_grad=True)
     for ours, ref in [
         (lambda t: F.prelu(t, w), lambda t: TF.prelu(t, w)),
-        (lambda t: F.gelu(t, bits=8), None),
-        (lambda t: F.rrelu(t, training=True), None),
+        (lambda t: F.gelu(t, bits=8), TF.gelu),
+        (lambda t: F.silu(t, bits=2), TF.silu),
+        (lambda t: F.rrelu(t, training=True), lambda t: TF.rrelu(t, training=True)),
     ]:
-        compiled = torch.compile(ours, backend="aot_eager")
+        explain = torch._dynamo.explain(ours)(x.clone().requires_grad_())
+        assert explain.graph_break_count == 0, explain.break_reasons
+        torch._dynamo.reset()
+        compiled = torch.compile(ours, backend="aot_eager", fullgraph=True)
         torch.manual_seed(0)
         y, gx = _fwd_bwd(compiled, x, torch.ones(x.shape))
         torch.manual_seed(0)
-        y_e, gx_e = _fwd_bwd(ours, x, torch.ones(x.shape))
-        torch.testing.assert_close(y, y_e)
-        torch.testing.assert_close(gx, gx_e)
-        if ref is not None:
-            y_r, gx_r = _fwd_bwd(ref, x, torch.ones(x.shape))
-            torch.testing.assert_close(y, y_r)
-            torch.testing.assert_close(gx, gx_r)
+        y_r, gx_r = _fwd_bwd(torch.compile(ref, backend="aot_eager", fullgraph=True), x,
+                             torch.ones(x.shape))
+        torch.testing.assert_close(y, y_r, rtol=0, atol=0)
+        torch.testing.assert_close(gx, gx_r, rtol=0, atol=0)
 
 
 def test_compile_inductor_block():

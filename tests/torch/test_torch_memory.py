@@ -131,7 +131,8 @@ def test_linear_act_linear_block_extra_bits():
     hidden = batch * h
     extra_bits = {name: (block_bytes(act) - base) * 8 / hidden for name, act in [
         ("relukit relu", rt.ReLU()), ("relukit leaky", rt.LeakyReLU()),
-        ("relukit elu", rt.ELU()), ("relukit selu", rt.SELU()), ("relukit relu6", rt.ReLU6()),
+        ("relukit elu", rt.ELU(saves="output")), ("relukit selu", rt.SELU(saves="output")),
+        ("relukit relu6", rt.ReLU6()),
         ("relukit gelu4", rt.GELU(bits=4)),
         ("torch relu", nn.ReLU()), ("torch leaky", nn.LeakyReLU()), ("torch elu", nn.ELU()),
         ("torch gelu", nn.GELU()),
@@ -161,10 +162,12 @@ def test_saved_tensor_bytes_dedupes_storages_and_skips_parameters():
 
 
 def test_module_saved_bits_per_element_agrees_with_measurement():
-    for module in [rt.ReLU(), rt.LeakyReLU(), rt.ReLU6(), rt.Hardtanh(), rt.ELU(), rt.CELU(),
-                   rt.SELU(), rt.GELU(bits=4), rt.SiLU(bits=2), rt.Mish(), rt.GELU(),
-                   rt.CReLU(dim=0), rt.Sigmoid(), rt.Tanh(), rt.Softplus(), rt.ELU(alpha=-1.0),
-                   rt.PReLU(), rt.PReLU(init=-0.5), rt.PReLU(init=0.0), rt.RReLU().eval()]:
+    out = {"saves": "output"}
+    for module in [rt.ReLU(), rt.LeakyReLU(), rt.ReLU6(), rt.Hardtanh(), rt.ELU(**out),
+                   rt.CELU(**out), rt.SELU(**out), rt.GELU(bits=4), rt.SiLU(bits=2), rt.Mish(),
+                   rt.GELU(), rt.CReLU(dim=0), rt.Sigmoid(), rt.Tanh(), rt.Softplus(),
+                   rt.ELU(alpha=-1.0, **out), rt.PReLU(**out), rt.PReLU(init=-0.5, **out),
+                   rt.PReLU(init=0.0, **out), rt.RReLU().eval()]:
         x = torch.randn(N, requires_grad=True)
         measured = rt.saved_tensor_bytes(module, x, exclude=[]) * 8 / N
         probe_out = module(x.detach().clone().requires_grad_())
@@ -173,3 +176,20 @@ def test_module_saved_bits_per_element_agrees_with_measurement():
         claim = module.saved_bits_per_element(torch.float32)
         assert measured in (pytest.approx(claim, abs=0.02),
                             pytest.approx(claim + out_bits, abs=0.02)), module
+
+
+@pytest.mark.parametrize("make", [rt.ELU, rt.CELU, rt.SELU, rt.PReLU])
+def test_output_keeping_module_settles_after_one_training_step(make):
+    """saves=None: the first training step runs torch's op (keeps the input), watches the
+    output and settles on keeping the output, which Linear -> act -> Linear keeps anyway."""
+    d, h, batch = 8, 64, 16
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(d, h), make(), nn.Linear(h, d))
+    reference = nn.Sequential(nn.Linear(d, h), nn.Identity(), nn.Linear(h, d))
+    x = torch.randn(batch, d)
+    base = rt.saved_tensor_bytes(reference, x)
+    assert model[1].saves is None
+    assert rt.saved_tensor_bytes(model, x) - base == batch * h * 4  # the probe: torch's bytes
+    model(x).sum().backward()
+    assert rt.saved_tensor_bytes(model, x) - base == 0
+    assert model[1].saves == "output"

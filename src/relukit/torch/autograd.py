@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as _forward_ad
 from torch import nn
 
 from . import packing
@@ -29,10 +30,80 @@ from . import triton_kernels as _tk
 _aten = torch.ops.aten
 
 
-def needs_grad(*tensors: torch.Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in tensors
-    )
+def use_lean(*tensors: torch.Tensor | None) -> bool:
+    """Run a lean autograd function for these inputs? Only where it helps and composes: a
+    gradient is being recorded, in plain eager autograd on CPU/CUDA tensors.
+
+    Everywhere else torch's own op runs, which is exact and what the user had before (lean
+    where it can be, never broken): under ``torch.compile``/``torch.export``/ONNX export
+    (dynamo traces torch's op and its partitioner decides what to save), ``jit.trace``/
+    ``jit.script``, ``torch.func`` transforms (grad, vjp, vmap, jacrev, jvp: they see torch's
+    derivative formulas), forward-mode AD (``torch.autograd.forward_ad``), tensor subclasses
+    (fake, functional, DTensor) and devices other than CPU/CUDA (meta).
+    """
+    if not torch.is_grad_enabled():
+        return False
+    if not any(t is not None and t.requires_grad for t in tensors):
+        return False
+    return plain_eager(*tensors)
+
+
+def plain_eager(*tensors: torch.Tensor | None) -> bool:
+    """Plain eager execution on ordinary CPU/CUDA tensors, no tracer or transform active."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    if _forward_ad._current_level >= 0:  # inside torch.autograd.forward_ad.dual_level()
+        return False
+    if torch._C._functorch.peek_interpreter_stack() is not None:  # torch.func transforms
+        return False
+    for t in tensors:
+        if t is None:
+            continue
+        if type(t) not in (torch.Tensor, nn.Parameter) or t.device.type not in ("cpu", "cuda"):
+            return False
+    return True
+
+
+def _batched(t: torch.Tensor) -> bool:
+    """Batched by torch.func.vmap or by autograd's own vmap (``is_grads_batched=True``,
+    ``jacobian(vectorize=True)``), whose batching rules do not cover ``out=`` kernels."""
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        return True
+    # autograd's legacy batching key has no name in torch._C.DispatchKey: read the set
+    keys = repr(torch._C._dispatch_keys(t))
+    return "Batched" in keys[keys.find("(") + 1:].replace(")", "").split(", ")
+
+
+def in_backward() -> bool:
+    """Inside the autograd engine (a backward pass, or the recomputation of a checkpoint)."""
+    return torch._C._current_graph_task_id() != -1
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def _dense_order(x: torch.Tensor) -> tuple[int, ...] | None:
+    """The permutation that makes a dense, non-contiguous ``x`` (channels_last, a transpose)
+    contiguous, or None (contiguous already, or not dense). Masks are packed in x's memory
+    order, so the gradient comes back with x's strides, as torch's does."""
+    if x.dim() < 2 or x.is_contiguous():
+        return None
+    strides = x.stride()
+    perm = tuple(sorted(range(x.dim()), key=lambda d: (-strides[d], d)))
+    return perm if x.permute(perm).is_contiguous() else None
+
+
+def _in_memory_order(t: torch.Tensor, perm: tuple[int, ...] | None) -> torch.Tensor:
+    return t if perm is None else t.permute(perm)
+
+
+def _from_memory_order(flat: torch.Tensor, like: torch.Tensor, perm) -> torch.Tensor:
+    """A flat tensor in memory order viewed with ``like``'s shape and x's layout."""
+    if perm is None:
+        return flat.view(like.shape)
+    shape = like.shape
+    inverse = sorted(range(len(perm)), key=perm.__getitem__)
+    return flat.view([shape[p] for p in perm]).permute(inverse)
 
 
 # ----------------------------------------------------------------------------- masks
@@ -49,8 +120,9 @@ class _MaskRule:
     triton: tuple[int, float, float]
 
 
-def _pack_alive(x: torch.Tensor, rule: _MaskRule) -> torch.Tensor:
-    """Pack x's alive flags under ``rule``, 1 bit per element."""
+def _pack_alive(x: torch.Tensor, rule: _MaskRule, perm=None) -> torch.Tensor:
+    """Pack x's alive flags under ``rule``, 1 bit per element, in the order of ``perm``."""
+    x = _in_memory_order(x, perm)
     if _tk.available_for(x):
         return _tk.pack(x, *rule.triton)
     if packing.fast_ok():
@@ -60,11 +132,13 @@ def _pack_alive(x: torch.Tensor, rule: _MaskRule) -> torch.Tensor:
     return packing.pack_mask(flags if rule.writes_alive else ~flags)
 
 
-def _alive(packed: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """The packed flags as a bool tensor shaped like ``like``."""
+def _alive(packed: torch.Tensor, like: torch.Tensor, perm=None) -> torch.Tensor:
+    """The packed flags as a bool tensor shaped like ``like`` (laid out as ``perm`` says)."""
     if packing.fast_ok():
-        return packing.unpack_flags_bool(packed, like.numel()).view(like.shape)
-    return packing.unpack_mask(packed, like.numel()).view(like.shape)
+        flat = packing.unpack_flags_bool(packed, like.numel())
+    else:
+        flat = packing.unpack_mask(packed, like.numel())
+    return _from_memory_order(flat, like, perm)
 
 
 def _dead_le(threshold: float) -> _MaskRule:
@@ -124,7 +198,8 @@ def _half_bound(value: float, dtype: torch.dtype, down: bool) -> float:
     return t if toward_down else away
 
 
-def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> torch.Tensor:
+def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0,
+            perm=None) -> torch.Tensor:
     """Backward of a masked function: grad where alive, 0 or slope * grad where dead.
 
     With Triton (CUDA), one kernel reads the packed bits and the gradient. Eagerly otherwise,
@@ -133,30 +208,34 @@ def _select(grad, packed, kernel, portable, rule: int, slope: float = 0.0) -> to
     building a graph of the backward (``out=`` kernels are not differentiable),
     ``portable(grad, alive_bool)``.
     """
-    if not torch.is_grad_enabled():
-        if _tk.available_for(grad):
-            return _tk.select(grad, packed, rule, slope)
-        if packing.fast_ok():
-            flags = packing.unpack_flags_float(packed, grad.numel(), grad.dtype)
-            flags = flags.view(grad.shape)
-            kernel(grad, flags, flags)
-            return flags
-    return portable(grad, _alive(packed, grad))
+    # ``out=`` kernels have no batching rule: a batched gradient (``is_grads_batched``,
+    # ``jacobian(vectorize=True)``) takes the portable path
+    plain = not torch.is_grad_enabled() and not _batched(grad)
+    if plain and _tk.available_for(grad):
+        g = _in_memory_order(grad, perm).contiguous()
+        return _from_memory_order(_tk.select(g, packed, rule, slope).view(-1), grad, perm)
+    if plain and packing.fast_ok():
+        flags = packing.unpack_flags_float(packed, grad.numel(), grad.dtype)
+        flags = _from_memory_order(flags, grad, perm)
+        kernel(grad, flags, flags)
+        return flags
+    return portable(grad, _alive(packed, grad, perm))
 
 
-def _zero_where_dead(grad, packed):
+def _zero_where_dead(grad, packed, perm=None):
     def kernel(g, flags, out):
         _aten.threshold_backward.grad_input(g, flags, 0, grad_input=out)
 
-    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, 0), _tk.ZERO)
+    return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, 0), _tk.ZERO,
+                   perm=perm)
 
 
-def _slope_where_dead(grad, packed, slope: float):
+def _slope_where_dead(grad, packed, slope: float, perm=None):
     def kernel(g, flags, out):
         _aten.leaky_relu_backward.grad_input(g, flags, slope, False, grad_input=out)
 
     return _select(grad, packed, kernel, lambda g, alive: torch.where(alive, g, g * slope),
-                   _tk.SLOPE, slope)
+                   _tk.SLOPE, slope, perm=perm)
 
 
 # ----------------------------------------------------------------------------- piecewise linear
@@ -167,7 +246,8 @@ class ReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, inplace: bool):
-        packed = _pack_alive(x, _dead_le(0.0))
+        ctx.perm = _dense_order(x)
+        packed = _pack_alive(x, _dead_le(0.0), ctx.perm)
         if inplace:
             ctx.mark_dirty(x)
             y = torch.relu_(x)
@@ -179,7 +259,8 @@ class ReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        return _zero_where_dead(grad, packed), None
+        g = _zero_where_dead(grad, packed, ctx.perm)
+        return g, None
 
 
 class LeakyReLUFunction(torch.autograd.Function):
@@ -187,7 +268,8 @@ class LeakyReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope: float, inplace: bool):
-        packed = _pack_alive(x, _dead_unless_gt(0.0))
+        ctx.perm = _dense_order(x)
+        packed = _pack_alive(x, _dead_unless_gt(0.0), ctx.perm)
         if inplace:
             ctx.mark_dirty(x)
             y = torch.nn.functional.leaky_relu(x, negative_slope, inplace=True)
@@ -200,7 +282,9 @@ class LeakyReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        g = _slope_where_dead(grad, packed, ctx.negative_slope)
+        slope = ctx.negative_slope
+        g = _slope_where_dead(grad, packed, slope, ctx.perm)
+
         return g, None, None
 
 
@@ -209,7 +293,8 @@ class HardtanhFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, min_val: float, max_val: float, inplace: bool):
-        packed = _pack_alive(x, _dead_outside(min_val, max_val))
+        ctx.perm = _dense_order(x)
+        packed = _pack_alive(x, _dead_outside(min_val, max_val), ctx.perm)
         if inplace:
             ctx.mark_dirty(x)
             y = torch.nn.functional.hardtanh(x, min_val, max_val, inplace=True)
@@ -221,7 +306,8 @@ class HardtanhFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (packed,) = ctx.saved_tensors
-        return _zero_where_dead(grad, packed), None, None, None
+        g = _zero_where_dead(grad, packed, ctx.perm)
+        return g, None, None, None
 
 
 class CReLUFunction(torch.autograd.Function):
@@ -232,8 +318,9 @@ class CReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, dim: int):
-        pos = _pack_alive(x, _dead_le(0.0))
-        neg = _pack_alive(x, _dead_ge(0.0))  # relu(-x) is dead where -x <= 0
+        ctx.perm = _dense_order(x)
+        pos = _pack_alive(x, _dead_le(0.0), ctx.perm)
+        neg = _pack_alive(x, _dead_ge(0.0), ctx.perm)  # relu(-x) is dead where -x <= 0
         y = torch.cat((torch.relu(x), torch.relu(-x)), dim)
         ctx.dim = dim
         ctx.save_for_backward(pos, neg)
@@ -243,7 +330,9 @@ class CReLUFunction(torch.autograd.Function):
     def backward(ctx, grad):
         pos, neg = ctx.saved_tensors
         g_pos, g_neg = grad.chunk(2, ctx.dim)
-        return _zero_where_dead(g_pos, pos) - _zero_where_dead(g_neg, neg), None
+        perm = ctx.perm
+        g = _zero_where_dead(g_pos, pos, perm) - _zero_where_dead(g_neg, neg, perm)
+        return g, None
 
 
 class PReLUFunction(torch.autograd.Function):
@@ -263,7 +352,8 @@ class PReLUFunction(torch.autograd.Function):
         if ctx.mode == "output":
             ctx.save_for_backward(weight, y)
             return y
-        packed = _pack_alive(x, _dead_unless_gt(0.0))
+        ctx.perm = _dense_order(x)
+        packed = _pack_alive(x, _dead_unless_gt(0.0), ctx.perm)
         if not ctx.weight_grad:
             ctx.save_for_backward(weight, packed)
         elif bool((weight == 0).any()):
@@ -293,7 +383,7 @@ class PReLUFunction(torch.autograd.Function):
             (y,) = saved
             alive = y > 0
         else:
-            alive = _alive(saved[0], grad)
+            alive = _alive(saved[0], grad, ctx.perm)
             y = saved[1] if len(saved) > 1 else None
         grad_x = torch.where(alive, grad, w * grad)
         grad_w = None
@@ -319,6 +409,9 @@ class RReLUTrainFunction(torch.autograd.Function):
     def forward(ctx, x, lower: float, upper: float, inplace: bool):
         gen = _default_generator(x.device)
         state = gen.get_state()
+        # torch draws the slopes in x's logical order and returns a contiguous gradient: the
+        # stand-in that replays them in backward is contiguous, the mask in logical order
+        ctx.perm = None
         packed = _pack_alive(x, _dead_le(0.0))
         noise = torch.empty_like(x)
         if inplace:
@@ -338,16 +431,16 @@ class RReLUTrainFunction(torch.autograd.Function):
         # torch draws a slope only where x <= 0: a stand-in with x's sign pattern replays it
         if packing.fast_ok() and not torch.is_grad_enabled():
             stand_in = packing.unpack_flags_float(packed, grad.numel(), ctx.dtype)
-            stand_in = stand_in.view(ctx.shape)  # 0 where x <= 0, > 0 elsewhere
+            # 0 where x <= 0, > 0 elsewhere
+            stand_in = _from_memory_order(stand_in, grad, ctx.perm)
         else:
-            stand_in = torch.where(_alive(packed, grad), 1.0, -1.0).to(ctx.dtype)
+            stand_in = torch.where(_alive(packed, grad, ctx.perm), 1.0, -1.0).to(ctx.dtype)
         gen = torch.Generator(device=grad.device)
         gen.set_state(state)
         noise = torch.empty_like(stand_in)
         _aten.rrelu_with_noise_(stand_in, noise, ctx.lower, ctx.upper, True, gen)
-        if torch.is_grad_enabled():
-            return noise * grad, None, None, None
-        return noise.mul_(grad), None, None, None
+        g = noise * grad if torch.is_grad_enabled() else noise.mul_(grad)
+        return g, None, None, None
 
 
 def _default_generator(device: torch.device) -> torch.Generator:
@@ -375,7 +468,8 @@ class ELUFunction(torch.autograd.Function):
         packed = None
         if not _region_from_output(alpha, input_scale):
             # x > 0; NaN goes to the exp side, whose NaN torch's vectorised kernel returns
-            packed = _pack_alive(x, _dead_unless_gt(0.0))
+            packed = _pack_alive(x, _dead_unless_gt(0.0), _dense_order(x))
+        ctx.perm = _dense_order(x)
         if inplace:
             ctx.mark_dirty(x)
             y = _aten.elu_(x, alpha, scale, input_scale)
@@ -396,7 +490,7 @@ class ELUFunction(torch.autograd.Function):
             g = _aten.elu_backward(grad, alpha, scale, input_scale, True, y)
         else:  # torch's kernel refuses a negative alpha with is_result=True
             if packed:
-                positive = _alive(packed[0], grad)
+                positive = _alive(packed[0], grad, ctx.perm)
             else:
                 positive = y > 0
             negative = grad * input_scale * (y + alpha * scale)

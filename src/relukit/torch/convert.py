@@ -430,6 +430,15 @@ def _saved_bytes(module, dtype, device, shape) -> int:
     leaf = leaf.to(dtype=dtype if dtype.is_floating_point else torch.float32, device=device)
     leaf.requires_grad_(True)
     x = leaf.clone()  # a non-leaf, so in-place modules may write to it
-    # module.forward, not module(x): the user's hooks must not fire
-    return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),
-                              exclude_output=True)
+    # module.forward, not module(x): the user's hooks must not fire. A module that settles
+    # its mode on its first training call is measured in the mode it settles on when
+    # nothing modifies its output in place.
+    settles = getattr(module, "saves", "") is None
+    if settles:
+        module.saves = "output"
+    try:
+        return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),
+                                  exclude_output=True)
+    finally:
+        if settles:
+            module.saves = None

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from .. import catalogue
 from .._numpy_impl import SELU_ALPHA as _SELU_ALPHA
 from .._numpy_impl import SELU_SCALE as _SELU_SCALE
+from . import _validate
 from . import autograd as _ag
 
 __all__ = [
@@ -61,9 +62,11 @@ _GELU = _defaults("gelu")
 _SOFTPLUS = _defaults("softplus")
 # ReLU6 is hardtanh between its breakpoints.
 _RELU6_MIN, _RELU6_MAX = catalogue.get("relu6").breakpoints()
+_HALF = (torch.float16, torch.bfloat16)
 
 
 def _bind(name: str, **params) -> dict:
+    params = {k: _validate.real(v) for k, v in params.items()}
     return catalogue.get(name).bind((), params)
 
 
@@ -72,9 +75,15 @@ def _check_tensor(name: str, x) -> None:
         raise TypeError(f"{name}: x must be a torch.Tensor, got {type(x).__name__}")
 
 
-def _check_inplace(name: str, inplace) -> None:
-    if not isinstance(inplace, bool):
-        raise TypeError(f"{name}: inplace must be True or False, got {inplace!r}")
+def _check_inplace(name: str, inplace) -> bool:
+    return _validate.flag(name, "inplace", inplace)
+
+
+def _tracing() -> bool:
+    """Under torch.compile/export/jit the call is torch's own op with no checks in Python:
+    dynamo traces it without a graph break, and a symbolic float parameter
+    (``dynamic=True``) is never handed to Python's math."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting()
 
 
 # ----------------------------------------------------------------------------- piecewise linear
@@ -82,9 +91,11 @@ def _check_inplace(name: str, inplace) -> None:
 
 def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """max(0, x); backward keeps 1 bit per element."""
+    if _tracing():
+        return F.relu(x, inplace)
     _check_tensor("relu", x)
-    _check_inplace("relu", inplace)
-    if _ag.needs_grad(x):
+    inplace = _check_inplace("relu", inplace)
+    if _ag.use_lean(x):
         return _ag.ReLUFunction.apply(x, inplace)
     return torch.relu_(x) if inplace else torch.relu(x)
 
@@ -93,11 +104,13 @@ def leaky_relu(
     x: torch.Tensor, negative_slope: float = _LEAKY["negative_slope"], inplace: bool = False
 ) -> torch.Tensor:
     """x if x > 0 else negative_slope * x; backward keeps 1 bit per element."""
+    if _tracing():
+        return F.leaky_relu(x, negative_slope, inplace)
     _check_tensor("leaky_relu", x)
-    _check_inplace("leaky_relu", inplace)
+    inplace = _check_inplace("leaky_relu", inplace)
     p = _bind("leaky_relu", negative_slope=negative_slope)
     slope = float(p["negative_slope"])
-    if _ag.needs_grad(x):
+    if _ag.use_lean(x):
         return _ag.LeakyReLUFunction.apply(x, slope, inplace)
     return F.leaky_relu(x, slope, inplace=inplace)
 
@@ -109,26 +122,32 @@ def hardtanh(
     inplace: bool = False,
 ) -> torch.Tensor:
     """clamp(x, min_val, max_val); backward keeps 1 bit per element."""
+    if _tracing():
+        return F.hardtanh(x, min_val, max_val, inplace)
     _check_tensor("hardtanh", x)
-    _check_inplace("hardtanh", inplace)
+    inplace = _check_inplace("hardtanh", inplace)
     p = _bind("hardtanh", min_val=min_val, max_val=max_val)
     lo, hi = float(p["min_val"]), float(p["max_val"])
-    if _ag.needs_grad(x):
+    if _ag.use_lean(x):
         return _ag.HardtanhFunction.apply(x, lo, hi, inplace)
     return F.hardtanh(x, lo, hi, inplace=inplace)
 
 
 def relu6(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """min(max(0, x), 6); backward keeps 1 bit per element."""
+    if _tracing():
+        return F.relu6(x, inplace)
     _check_tensor("relu6", x)
-    _check_inplace("relu6", inplace)
-    if _ag.needs_grad(x):
+    inplace = _check_inplace("relu6", inplace)
+    if _ag.use_lean(x):
         return _ag.HardtanhFunction.apply(x, float(_RELU6_MIN), float(_RELU6_MAX), inplace)
     return F.relu6(x, inplace=inplace)
 
 
 def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """cat(relu(x), relu(-x)) along ``dim``; backward keeps 1 bit per output element."""
+    if _tracing():
+        return _torch_crelu(x, dim)
     _check_tensor("crelu", x)
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"crelu: dim must be an int, got {dim!r}")
@@ -138,16 +157,29 @@ def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
             f"crelu: dim={dim} is out of range for an input with {x.dim()} dimension(s); "
             f"valid: {-ndim} .. {ndim - 1}"
         )
+    if _ag.use_lean(x):
+        return _ag.CReLUFunction.apply(x.reshape(1) if x.dim() == 0 else x, dim)
+    return _torch_crelu(x, dim)
+
+
+def _torch_crelu(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """crelu in torch's own ops (torch has none): what runs where the lean path does not."""
     if x.dim() == 0:
         x = x.reshape(1)
-    if _ag.needs_grad(x):
-        return _ag.CReLUFunction.apply(x, dim)
     return torch.cat((torch.relu(x), torch.relu(-x)), dim)
 
 
-def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """x if x > 0 else weight * x, one weight or one per channel (dim 1)."""
+def prelu(x: torch.Tensor, weight: torch.Tensor, *, saves: str = "output") -> torch.Tensor:
+    """x if x > 0 else weight * x, one weight or one per channel (dim 1).
+
+    ``saves="output"`` (default): with every weight > 0 the backward keeps only the output;
+    ``saves="input"``: torch's own op (keeps the input), for code that modifies the output
+    in place afterwards (``y += residual``), which would invalidate a kept output.
+    """
+    if _tracing():
+        return F.prelu(x, weight)
     _check_tensor("prelu", x)
+    saves = _validate.saves("prelu", saves)
     if not isinstance(weight, torch.Tensor):
         raise TypeError(
             f"prelu: weight must be a torch.Tensor (1 element or one per channel), got "
@@ -162,7 +194,12 @@ def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
                 f"prelu: weight has {weight.numel()} elements; valid: 1 or the size of dim 1 "
                 f"of x ({channels if channels is not None else 'x has no dim 1'})"
             )
-    if _ag.needs_grad(x, weight) and x.dim() > 0:
+    # half types: torch's op (the weight gradient from a rounded output is not exact enough),
+    # and so under autocast, which rounds x before the op
+    lean = (saves == "output" and x.dim() > 0 and x.dtype not in _HALF
+            and weight.dtype not in _HALF and x.dtype == weight.dtype
+            and not torch.is_autocast_enabled(x.device.type))
+    if lean and _ag.use_lean(x, weight):
         return _ag.PReLUFunction.apply(x, weight)
     return F.prelu(x, weight)
 
@@ -175,12 +212,15 @@ def rrelu(
     inplace: bool = False,
 ) -> torch.Tensor:
     """Randomized leaky ReLU; in training the slopes are redrawn in backward, not saved."""
+    if _tracing():
+        return F.rrelu(x, lower, upper, training, inplace)
     _check_tensor("rrelu", x)
-    _check_inplace("rrelu", inplace)
+    inplace = _check_inplace("rrelu", inplace)
+    training = _validate.flag("rrelu", "training", training)
     p = _bind("rrelu", lower=lower, upper=upper, training=training)
     lo, hi = float(p["lower"]), float(p["upper"])
-    if not _ag.needs_grad(x):
-        return F.rrelu(x, lo, hi, bool(training), inplace)
+    if not _ag.use_lean(x):
+        return F.rrelu(x, lo, hi, training, inplace)
     if training:
         return _ag.RReLUTrainFunction.apply(x, lo, hi, inplace)
     # torch's eval mode: leaky_relu with the mean slope
@@ -190,32 +230,54 @@ def rrelu(
 # ----------------------------------------------------------------------------- exponential
 
 
-def _elu_family(name, x, alpha, scale, input_scale, inplace, torch_fn):
+def _elu_family(name, x, alpha, scale, input_scale, inplace, saves, torch_fn):
     _check_tensor(name, x)
-    _check_inplace(name, inplace)
-    if _ag.needs_grad(x):
+    saves = _validate.saves(name, saves)
+    # half types keep the input, as torch: f' from an output rounded to 8-11 bits misses
+    # torch's half gradient by more than its rounding in the saturated tail (in place, torch
+    # itself keeps the output, and so does relukit)
+    if saves == "output" and (inplace or x.dtype not in _HALF) and _ag.use_lean(x):
         return _ag.ELUFunction.apply(x, alpha, scale, input_scale, inplace)
     return torch_fn()
 
 
-def elu(x: torch.Tensor, alpha: float = _ELU["alpha"], inplace: bool = False) -> torch.Tensor:
-    """x if x > 0 else alpha * (exp(x) - 1); backward keeps the output only (alpha >= 0)."""
+def elu(x: torch.Tensor, alpha: float = _ELU["alpha"], inplace: bool = False, *,
+        saves: str = "output") -> torch.Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1); backward keeps the output only (alpha >= 0).
+
+    ``saves="input"``: torch's own op, for code that modifies the output in place afterwards.
+    """
+    if _tracing():
+        return F.elu(x, alpha, inplace)
+    inplace = _check_inplace("elu", inplace)
     a = float(_bind("elu", alpha=alpha)["alpha"])
-    return _elu_family("elu", x, a, 1.0, 1.0, inplace, lambda: F.elu(x, a, inplace))
+    return _elu_family("elu", x, a, 1.0, 1.0, inplace, saves, lambda: F.elu(x, a, inplace))
 
 
-def celu(x: torch.Tensor, alpha: float = _CELU["alpha"], inplace: bool = False) -> torch.Tensor:
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); backward keeps the output only."""
+def celu(x: torch.Tensor, alpha: float = _CELU["alpha"], inplace: bool = False, *,
+         saves: str = "output") -> torch.Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); backward keeps the output only.
+
+    ``saves="input"``: torch's own op, for code that modifies the output in place afterwards.
+    """
+    if _tracing():
+        return F.celu(x, alpha, inplace)
+    inplace = _check_inplace("celu", inplace)
     a = float(_bind("celu", alpha=alpha)["alpha"])
-    return _elu_family("celu", x, a, 1.0, 1.0 / a, inplace, lambda: F.celu(x, a, inplace))
+    return _elu_family("celu", x, a, 1.0, 1.0 / a, inplace, saves,
+                       lambda: F.celu(x, a, inplace))
 
 
+def selu(x: torch.Tensor, inplace: bool = False, *, saves: str = "output") -> torch.Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants; keeps the output only.
 
-
-def selu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """scale * elu(x, alpha) with the self-normalising constants; keeps the output only."""
+    ``saves="input"``: torch's own op, for code that modifies the output in place afterwards.
+    """
+    if _tracing():
+        return F.selu(x, inplace)
+    inplace = _check_inplace("selu", inplace)
     return _elu_family(
-        "selu", x, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, lambda: F.selu(x, inplace)
+        "selu", x, _SELU_ALPHA, _SELU_SCALE, 1.0, inplace, saves, lambda: F.selu(x, inplace)
     )
 
 
@@ -225,33 +287,39 @@ def selu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 _CODEBOOKS: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
 
-@torch.compiler.disable  # built once, in Python: nothing for torch.compile to trace
 def _codebook_tensors(name: str, approximate: str, bits: int, device: torch.device):
+    """The codebook of (name, approximate, bits) as tensors on ``device``, cached.
+
+    Only plain eager calls reach here (``use_lean``), and the tensors are built with every
+    tracing and fake mode switched off, so no cached constant can be a tracer's tensor.
+    """
     key = (name, approximate, bits, device)
-    if key not in _CODEBOOKS:
+    cached = _CODEBOOKS.get(key)
+    if cached is None:
+        from torch.utils._python_dispatch import _disable_current_modes
+
         from .fewbit import get_codebook
 
         cb = get_codebook(name, bits, approximate)
-        _CODEBOOKS[key] = (
-            torch.tensor(cb.boundaries, dtype=torch.float64, device=device),
-            torch.tensor(cb.interval_codes, dtype=torch.uint8, device=device),
-            torch.tensor(cb.levels, dtype=torch.float64, device=device),
-        )
-    return _CODEBOOKS[key]
+        with _disable_current_modes(), torch._C._DisableFuncTorch():
+            cached = (
+                torch.tensor(cb.boundaries, dtype=torch.float64, device=device),
+                torch.tensor(cb.interval_codes, dtype=torch.uint8, device=device),
+                torch.tensor(cb.levels, dtype=torch.float64, device=device),
+            )
+        if all(type(t) is torch.Tensor for t in cached):
+            _CODEBOOKS[key] = cached
+    return cached
 
 
-def _check_bits(name: str, bits) -> None:
-    if bits is None:
-        return
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
-        raise ValueError(f"{name}: invalid bits={bits!r}; valid values: None or an int 1..8")
+def _check_bits(name: str, bits) -> int | None:
+    return _validate.bits(name, bits)
 
 
 def _smooth(name: str, x, approximate: str, bits, inplace: bool, torch_fn):
     _check_tensor(name, x)
-    _check_inplace(name, inplace)
     _check_bits(name, bits)
-    if bits is None or not _ag.needs_grad(x):
+    if bits is None or not _ag.use_lean(x):
         return torch_fn()
     if inplace:
         raise ValueError(f"{name}: inplace=True is supported only with bits=None")
@@ -261,17 +329,25 @@ def _smooth(name: str, x, approximate: str, bits, inplace: bool, torch_fn):
 
 def gelu(x: torch.Tensor, approximate: str = _GELU["approximate"], bits: int | None = None):
     """x * Phi(x) (or its tanh form). ``bits=k`` saves a k-bit code of f' instead of x."""
+    if _tracing():
+        return F.gelu(x, approximate=approximate)
     approx = _bind("gelu", approximate=approximate)["approximate"]
     return _smooth("gelu", x, approx, bits, False, lambda: F.gelu(x, approximate=approx))
 
 
 def silu(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
     """x * sigmoid(x). ``bits=k`` saves a k-bit code of f' instead of x."""
+    if _tracing():
+        return F.silu(x, inplace)
+    inplace = _check_inplace("silu", inplace)
     return _smooth("silu", x, "none", bits, inplace, lambda: F.silu(x, inplace=inplace))
 
 
 def mish(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
     """x * tanh(softplus(x)). ``bits=k`` saves a k-bit code of f' instead of x."""
+    if _tracing():
+        return F.mish(x, inplace)
+    inplace = _check_inplace("mish", inplace)
     return _smooth("mish", x, "none", bits, inplace, lambda: F.mish(x, inplace=inplace))
 
 
@@ -281,6 +357,8 @@ def softplus(
     threshold: float = _SOFTPLUS["threshold"],
 ) -> torch.Tensor:
     """log(1 + exp(beta x)) / beta, linear above ``threshold``; torch's function."""
+    if _tracing():
+        return F.softplus(x, beta, threshold)
     _check_tensor("softplus", x)
     p = _bind("softplus", beta=beta, threshold=threshold)
     return F.softplus(x, p["beta"], p["threshold"])
@@ -288,11 +366,13 @@ def softplus(
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     """1 / (1 + exp(-x)); torch's function (its backward already uses the output)."""
-    _check_tensor("sigmoid", x)
+    if not _tracing():
+        _check_tensor("sigmoid", x)
     return torch.sigmoid(x)
 
 
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh(x); torch's function (its backward already uses the output)."""
-    _check_tensor("tanh", x)
+    if not _tracing():
+        _check_tensor("tanh", x)
     return torch.tanh(x)

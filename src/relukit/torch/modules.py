@@ -2,16 +2,30 @@
 
 Each subclasses its torch.nn namesake (code that checks ``isinstance(m, nn.ReLU)`` keeps
 working, and a state_dict loads either way) and only replaces ``forward`` by the lean
-function of ``relukit.torch.functional``. ``catalogue_name`` names the catalogue entry;
-``saved_bits_per_element(dtype)`` is what the backward keeps per input element beyond the
-output (which the next layer keeps anyway).
+function of ``relukit.torch.functional``. ``catalogue_name`` names the catalogue entry.
+
+``torch.jit.script`` compiles torch's own function in each forward (scripted code is for
+deployment, where nothing is saved for backward); everywhere else the Python forward runs,
+and it falls back to torch's op by itself where the lean path does not apply (see
+``relukit.torch.autograd.use_lean``).
+
+ELU, CELU, SELU and PReLU keep their *output* for backward, where torch keeps the input. Code
+that modifies that output in place afterwards (``Dropout(inplace=True)``, ``y += residual``)
+would invalidate it, so these modules take ``saves=``: ``"output"``, ``"input"`` (torch's op),
+or None (the default): the first training call runs torch's op and watches the output; when
+its backward comes, an output still alive and unmodified settles the module on
+``"output"``, anything else on ``"input"``. One step at torch's memory, never a crash.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
+from . import _validate
+from . import autograd as _ag
 from . import functional as F
 
 
@@ -20,6 +34,9 @@ def _dtype_bits(dtype: torch.dtype) -> int:
 
 
 class _Lean:
+    # relukit's own attributes, not for torch.jit.script (which runs torch's op)
+    __jit_ignored_attributes__ = ["saves", "bits", "_probed", "_watched", "catalogue_name",
+                                  "_saved_bits"]
     catalogue_name: str = ""
     #: Bits per element kept beyond the output when it does not depend on the dtype.
     _saved_bits: float = 1.0
@@ -33,6 +50,12 @@ class ReLU(_Lean, nn.ReLU):
     catalogue_name = "relu"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.relu(input, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.relu(input, self.inplace)
 
 
@@ -40,6 +63,12 @@ class LeakyReLU(_Lean, nn.LeakyReLU):
     catalogue_name = "leaky_relu"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.leaky_relu(input, self.negative_slope, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
 
@@ -47,6 +76,12 @@ class ReLU6(_Lean, nn.ReLU6):
     catalogue_name = "relu6"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.hardtanh(input, 0.0, 6.0, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.relu6(input, self.inplace)
 
 
@@ -54,6 +89,13 @@ class Hardtanh(_Lean, nn.Hardtanh):
     catalogue_name = "hardtanh"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.hardtanh(input, float(self.min_val), float(self.max_val),
+                                          self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
 
@@ -63,16 +105,108 @@ class RReLU(_Lean, nn.RReLU):
     catalogue_name = "rrelu"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.rrelu(input, self.lower, self.upper, self.training,
+                                       self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
 
-class PReLU(_Lean, nn.PReLU):
+class _Watched:
+    __slots__ = ("output", "version", "__weakref__")
+
+    def __init__(self, output: torch.Tensor, version: int) -> None:
+        self.output, self.version = output, version
+
+
+#: Outputs a module watches at most while it has not seen a backward (see ``_watch``).
+_MAX_WATCHED = 4
+
+
+class _KeepsOutput(_Lean):
+    """ELU/CELU/SELU/PReLU: the lean backward keeps the output (see the module docstring)."""
+
+    #: "output", "input", or None: decided by the first training call.
+    saves: str | None = None
+
+    def _init_saves(self, saves) -> None:
+        self.saves = None if saves is None else _validate.saves(type(self).__name__, saves)
+        self._probed: str | None = None
+
+    def _mode(self, input: torch.Tensor, *others: torch.Tensor) -> str | None:
+        """"output"/"input", or None: run torch's op and watch the output (the probe)."""
+        if self.saves is not None:
+            return self.saves
+        if getattr(self, "inplace", False):
+            return "output"  # torch's in-place op keeps the output too
+        probed = self.__dict__.get("_probed")
+        # settle only outside backward: a checkpoint's recomputation must repeat the probe
+        if probed is not None and not _ag.in_backward():
+            self.saves = probed
+            self.__dict__.pop("_watched", None)
+            return probed
+        if not _ag.use_lean(input, *others):
+            return "input"  # nothing to learn: no gradient, or a transform runs torch's op
+        return None
+
+    def _watch(self, output: torch.Tensor) -> torch.Tensor:
+        """Keep ``output`` (this one step) and, when backward reaches its node, settle on
+        "output" if it is unmodified, on "input" if anything wrote to it in place."""
+        node = output.grad_fn
+        if node is None:
+            return output
+        watched = self.__dict__.setdefault("_watched", [])
+        holder = _Watched(output, output._version)
+        watched.append(holder)
+        # forwards without a backward (evaluation with grad on) keep at most a few outputs
+        del watched[:-_MAX_WATCHED]
+        module, held = weakref.ref(self), weakref.ref(holder)
+
+        def settle(grad_outputs):
+            m, h = module(), held()
+            if m is None or h is None:
+                return None
+            if h.output._version != h.version:
+                m._probed = "input"
+            elif m.__dict__.get("_probed") is None:
+                m._probed = "output"
+            m.__dict__["_watched"] = [w for w in m._watched if w is not h]
+            return None
+
+        node.register_prehook(settle)
+        return output
+
+    def extra_repr(self) -> str:
+        base = super().extra_repr()  # type: ignore[misc]
+        if self.saves is None:
+            return base
+        return ", ".join(s for s in (base, f"saves={self.saves!r}") if s)
+
+
+class PReLU(_KeepsOutput, nn.PReLU):
     """Learned slope(s), state_dict key ``weight`` as torch.nn.PReLU."""
 
     catalogue_name = "prelu"
 
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None,
+                 *, saves: str | None = None) -> None:
+        super().__init__(num_parameters, init, device=device, dtype=dtype)
+        self._init_saves(saves)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.prelu(input, self.weight)
+        if torch.jit.is_scripting():
+            return nn.functional.prelu(input, self.weight)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(input, self.weight)
+        if mode is None:
+            return self._watch(nn.functional.prelu(input, self.weight))
+        return F.prelu(input, self.weight, saves=mode)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
         # weights > 0: the output alone; else 1 bit, and the input when a weight is 0
@@ -94,36 +228,85 @@ class CReLU(_Lean, nn.Module):
         self.dim = dim
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            if input.dim() == 0:
+                input = input.reshape(1)
+            return torch.cat((torch.relu(input), torch.relu(-input)), self.dim)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.crelu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class ELU(_Lean, nn.ELU):
+class ELU(_KeepsOutput, nn.ELU):
     catalogue_name = "elu"
 
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
+                 saves: str | None = None) -> None:
+        super().__init__(alpha, inplace)
+        self._init_saves(saves)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.elu(input, self.alpha, self.inplace)
+        if torch.jit.is_scripting():
+            return nn.functional.elu(input, self.alpha, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(input)
+        if mode is None:
+            return self._watch(F.elu(input, self.alpha, False, saves="input"))
+        return F.elu(input, self.alpha, self.inplace, saves=mode)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
         return 0.0 if self.alpha >= 0 else 1.0
 
 
-class CELU(_Lean, nn.CELU):
+class CELU(_KeepsOutput, nn.CELU):
     catalogue_name = "celu"
     _saved_bits = 0.0
 
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
+                 saves: str | None = None) -> None:
+        super().__init__(alpha, inplace)
+        self._init_saves(saves)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.celu(input, self.alpha, self.inplace)
+        if torch.jit.is_scripting():
+            return nn.functional.celu(input, self.alpha, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(input)
+        if mode is None:
+            return self._watch(F.celu(input, self.alpha, False, saves="input"))
+        return F.celu(input, self.alpha, self.inplace, saves=mode)
 
 
-class SELU(_Lean, nn.SELU):
+class SELU(_KeepsOutput, nn.SELU):
     catalogue_name = "selu"
     _saved_bits = 0.0
 
+    def __init__(self, inplace: bool = False, *, saves: str | None = None) -> None:
+        super().__init__(inplace)
+        self._init_saves(saves)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.selu(input, self.inplace)
+        if torch.jit.is_scripting():
+            return nn.functional.selu(input, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(input)
+        if mode is None:
+            return self._watch(F.selu(input, False, saves="input"))
+        return F.selu(input, self.inplace, saves=mode)
 
 
 class _KBit(_Lean):
@@ -140,10 +323,15 @@ class GELU(_KBit, nn.GELU):
 
     def __init__(self, approximate: str = "none", bits: int | None = None) -> None:
         super().__init__(approximate=approximate)
-        F._check_bits("GELU", bits)
-        self.bits = bits
+        self.bits = _validate.bits("GELU", bits)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.gelu(input, approximate=self.approximate)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.gelu(input, approximate=self.approximate, bits=self.bits)
 
     def extra_repr(self) -> str:
@@ -158,10 +346,15 @@ class SiLU(_KBit, nn.SiLU):
 
     def __init__(self, inplace: bool = False, bits: int | None = None) -> None:
         super().__init__(inplace=inplace)
-        F._check_bits("SiLU", bits)
-        self.bits = bits
+        self.bits = _validate.bits("SiLU", bits)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.silu(input, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.silu(input, bits=self.bits, inplace=self.inplace)
 
     def extra_repr(self) -> str:
@@ -176,10 +369,15 @@ class Mish(_KBit, nn.Mish):
 
     def __init__(self, inplace: bool = False, bits: int | None = None) -> None:
         super().__init__(inplace=inplace)
-        F._check_bits("Mish", bits)
-        self.bits = bits
+        self.bits = _validate.bits("Mish", bits)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.mish(input, self.inplace)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.mish(input, bits=self.bits, inplace=self.inplace)
 
     def extra_repr(self) -> str:
@@ -191,6 +389,12 @@ class Softplus(_Lean, nn.Softplus):
     catalogue_name = "softplus"
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.softplus(input, self.beta, self.threshold)
+        return self._lean(input)
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
@@ -202,7 +406,7 @@ class Sigmoid(_Lean, nn.Sigmoid):
     _saved_bits = 0.0
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.sigmoid(input)
+        return torch.sigmoid(input)
 
 
 class Tanh(_Lean, nn.Tanh):
@@ -210,4 +414,4 @@ class Tanh(_Lean, nn.Tanh):
     _saved_bits = 0.0
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.tanh(input)
+        return torch.tanh(input)
