@@ -39,12 +39,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import _validate
 from .autograd import saved_tensor_bytes
-from .fewbit import MAX_BITS
 
 __all__ = ["convert", "ConversionSummary", "Replacement", "Skipped"]
 
 _QUANTISABLE = ("gelu", "silu", "mish")
+#: Modules that settle ``saves`` on their first training step (relukit.torch.modules).
+_SETTLES = ("elu", "celu", "selu", "prelu")
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,15 @@ class ConversionSummary:
             )
         elif not self.replaced and not self.skipped:
             out.append("include/exclude left no activation module to convert.")
+        settling = sorted({r.new_class.rsplit(".", 1)[-1] for r in self.replaced
+                           if r.activation in _SETTLES})
+        if settling:
+            out.append(
+                f"{', '.join(settling)} keep their output for backward (after: 0 bits) once "
+                "settled: the first training step runs torch's op and watches the output; "
+                "if later code modifies it in place (Dropout(inplace=True), y += residual), "
+                "the module keeps the input instead, as torch does (module.saves tells which)."
+            )
         return out
 
     def __str__(self) -> str:
@@ -321,15 +332,7 @@ def convert(
 
 
 def _check_bits(bits):
-    if bits is None:
-        return None
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise TypeError(f"bits must be None or an int in 1..{MAX_BITS}, got {bits!r}")
-    if not 1 <= bits <= MAX_BITS:
-        raise ValueError(
-            f"bits={bits!r} is out of range; valid values: None (exact) or 1..{MAX_BITS}"
-        )
-    return int(bits)
+    return _validate.bits("convert", bits)
 
 
 def _check_patterns(param: str, value) -> tuple[str, ...] | None:
@@ -370,7 +373,8 @@ def _device_of(module: nn.Module, default: torch.device) -> torch.device:
 
 
 def _old_kwargs(old: nn.Module, spec: _Spec) -> tuple[dict, bool]:
-    kwargs = {a: getattr(old, a) for a in spec.copy if hasattr(old, a)}
+    # torch.nn takes any truthy inplace and one-element tensors as floats: plain values here
+    kwargs = {a: _plain(a, getattr(old, a)) for a in spec.copy if hasattr(old, a)}
     kwargs.update(dict(spec.fixed))
     exact = spec.exact
     act = getattr(old, "act", None)
@@ -380,6 +384,12 @@ def _old_kwargs(old: nn.Module, spec: _Spec) -> tuple[dict, bool]:
         target = getattr(act, "func", act)  # functools.partial(F.gelu, approximate="tanh")
         exact = exact and target in (F.gelu, F.silu, F.mish)
     return kwargs, exact
+
+
+def _plain(attribute: str, value):
+    if attribute == "inplace":
+        return bool(value)
+    return _validate.real(value)
 
 
 def _build(old: nn.Module, spec: _Spec, new_cls: type, bits: int | None):
