@@ -200,6 +200,10 @@ class CallSites:
     # counting -----------------------------------------------------------------------------
 
     def _site(self, first: SiteCounter) -> SiteCounter | None:
+        if not self._depth:
+            # outside a call of the model (a Lightning training_step calls submodules
+            # directly): no forward to number the calls in
+            return first
         call = self._calls.get(first.module_name, 0)
         self._calls[first.module_name] = call + 1
         if call == 0:

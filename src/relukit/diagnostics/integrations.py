@@ -1,21 +1,33 @@
 """Training-framework callbacks: PyTorch Lightning and Hugging Face ``Trainer``.
 
 Both wrap an :class:`ActivationMonitor` around the model when training starts, call
-``monitor.step()`` after each optimizer step, log every closed window's report (the table
-at DEBUG, a one-line summary at INFO on logger ``relukit.diagnostics``) and warn — Python
-``warnings.warn`` with :class:`DeadUnitsWarning`, plus a ``logging`` warning — when a layer's
-dead fraction reaches ``dead_threshold`` (default 0.5) or a cause is reported with
-``warn_on_causes``. The frameworks are imported lazily: these classes exist without them and
-fail on use with an ImportError naming the package.
+``monitor.step()`` once per optimizer step, and put every closed window's metrics where the
+framework's dashboards read them (``report_scalars``: ``relukit/dead_fraction/<layer>``,
+``relukit/inactive_fraction/<layer>``, ``relukit/sparsity/<layer>``,
+``relukit/grad_norm/<layer>``, ``relukit/dead_units``, ``relukit/inactive_units``):
+
+* Hugging Face: into the Trainer's logs — a window's close makes the Trainer log at that
+  step, and the metrics are added to that log, so ``state.log_history`` and every
+  ``report_to`` integration (TensorBoard, Weights & Biases, ...) get them;
+* Lightning: through ``pl_module.log_dict`` (to every logger of the Trainer), stepping once
+  per optimizer step (``trainer.global_step``), so ``accumulate_grad_batches`` is respected.
+
+They also log the report (the table at DEBUG, a one-line summary at INFO on logger
+``relukit.diagnostics``) and warn — ``warnings.warn`` with :class:`DeadUnitsWarning`, plus a
+``logging`` warning — when a layer's dead fraction reaches ``dead_threshold`` (default 0.5) or
+a cause is reported with ``warn_on_causes``. The frameworks are imported lazily: these classes
+exist without them and fail on use with an ImportError naming the package.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
+import types
 import warnings
 
-from .monitor import ActivationMonitor
+from .monitor import ActivationMonitor, report_scalars
 from .report import MonitorReport
 
 logger = logging.getLogger("relukit.diagnostics")
@@ -92,20 +104,55 @@ _LBase = _base("lightning.pytorch", "Callback") or _base("pytorch_lightning", "C
 
 
 class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):  # type: ignore[misc]
-    """``transformers.TrainerCallback``: ``Trainer(..., callbacks=[HuggingFaceCallback()])``."""
+    """``transformers.TrainerCallback``: ``Trainer(..., callbacks=[HuggingFaceCallback()])``.
+
+    When a window closes the Trainer is asked to log at that step, and the window's metrics
+    are added to that log. So that the ``report_to`` integrations (registered before user
+    callbacks) see them, the callback moves itself to the front of the Trainer's callback
+    list when training begins.
+    """
 
     def __init__(self, window: int = 100, dead_threshold: float = 0.5,
                  warn_on_causes: bool = False, **monitor_kwargs):
         if _HFBase is None:
             raise ImportError("HuggingFaceCallback needs transformers: pip install transformers")
         _Reporter.__init__(self, window, dead_threshold, warn_on_causes, monitor_kwargs)
+        self._unlogged: dict[str, float] = {}
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        self._first_in_line()
         if model is not None:
             self._start(model, optimizer)
 
+    def _first_in_line(self) -> None:
+        # the CallbackHandler that calls us: run our on_log before the reporting callbacks
+        frame: types.FrameType | None = sys._getframe(1)
+        for _ in range(4):
+            if frame is None:
+                return
+            handler = frame.f_locals.get("self")
+            callbacks = getattr(handler, "callbacks", None)
+            if isinstance(callbacks, list) and any(c is self for c in callbacks):
+                callbacks.remove(self)
+                callbacks.insert(0, self)
+                return
+            frame = frame.f_back
+
     def on_optimizer_step(self, args, state, control, **kwargs):
-        self._step()
+        report = self._step()
+        if report is not None:
+            self._unlogged = report_scalars(report)
+            if control is not None:
+                control.should_log = True  # the Trainer logs at this step: our metrics go along
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not self._unlogged or logs is None:
+            return
+        logs.update(self._unlogged)
+        history = getattr(state, "log_history", None)
+        if history and history[-1].get("step") == state.global_step:
+            history[-1].update(self._unlogged)  # the Trainer copied logs before calling us
+        self._unlogged = {}
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.monitor is not None and self.monitor.pending:
@@ -114,24 +161,31 @@ class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):  # type: ig
 
 
 class LightningCallback(*(b for b in (_LBase,) if b), _Reporter):  # type: ignore[misc]
-    """Lightning ``Callback``: ``Trainer(callbacks=[LightningCallback()])``; also logs the
-    dead fraction of each layer through ``pl_module.log`` when a window closes."""
+    """Lightning ``Callback``: ``Trainer(callbacks=[LightningCallback()])``. Steps the monitor
+    once per optimizer step and logs each closed window's metrics with
+    ``pl_module.log_dict``."""
 
     def __init__(self, window: int = 100, dead_threshold: float = 0.5,
                  warn_on_causes: bool = False, **monitor_kwargs):
         if _LBase is None:
             raise ImportError("LightningCallback needs PyTorch Lightning: pip install lightning")
         _Reporter.__init__(self, window, dead_threshold, warn_on_causes, monitor_kwargs)
+        self._seen_step = 0
 
     def on_fit_start(self, trainer, pl_module):
         optimizers = getattr(trainer, "optimizers", None) or [None]
         self._start(pl_module, optimizers[0])
+        self._seen_step = int(getattr(trainer, "global_step", 0))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        report = self._step()
-        if report is not None:
-            for stats in report.layers:
-                pl_module.log(f"dead_fraction/{stats.name}", stats.dead_fraction)
+        # global_step counts optimizer steps: under accumulate_grad_batches=k it moves every
+        # k batches, and the monitor steps with it
+        step = int(trainer.global_step)
+        while self._seen_step < step:
+            self._seen_step += 1
+            report = self._step()
+            if report is not None:
+                pl_module.log_dict(report_scalars(report), on_step=True, on_epoch=False)
 
     def on_fit_end(self, trainer, pl_module):
         self._stop()
