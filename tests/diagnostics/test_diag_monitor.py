@@ -336,3 +336,63 @@ def test_training_only_ignores_forwards_in_eval_mode():
         model.eval()
         model(eval_x)
         assert monitor.report().layers[0].dead_units == []
+
+
+def test_a_forward_that_raises_adds_nothing():
+    class Fails(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.act, self.out = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
+
+        def forward(self, x, fail=False):
+            h = self.act(self.fc(x))
+            if fail:
+                raise RuntimeError("half-way")
+            return self.out(h)
+
+    model = Fails()
+    with ActivationMonitor(model) as monitor:
+        model(torch.randn(5, 2))
+        with pytest.raises(RuntimeError, match="half-way"):
+            model(torch.randn(7, 2), fail=True)
+        assert monitor.report().layer("act").observations == 5
+        model(torch.randn(3, 2))  # and counting goes on after the failure
+        assert monitor.report().layer("act").observations == 8
+
+
+@pytest.mark.parametrize("with_optimizer", [True, False])
+def test_gradients_are_recorded_whatever_the_zero_grad_order(with_optimizer):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(16, 4)
+    expected = []
+    kwargs = {"optimizer": opt} if with_optimizer else {}
+    with ActivationMonitor(model, window=2, **kwargs) as monitor:
+        for _ in range(2):
+            model(x).sum().backward()
+            expected.append(float(model[0].weight.grad.square().sum()
+                                  + model[0].bias.grad.square().sum()) ** 0.5)
+            opt.step()
+            opt.zero_grad()  # before monitor.step(): the gradients are gone by now
+            report = monitor.step()
+    norms = {g.name: g.norm for g in report.gradients}
+    assert norms["0"] == pytest.approx(sum(expected) / 2, rel=1e-5)
+    assert report.gradient_note is None
+
+
+def test_the_report_says_why_it_has_no_gradients():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with ActivationMonitor(model, optimizer=opt) as monitor:
+        model(torch.randn(4, 4)).sum().backward()  # no opt.step()
+        report = monitor.step()
+    assert report.gradients == [] and "no optimizer.step()" in report.gradient_note
+    assert "no optimizer.step()" in str(report)
+    with ActivationMonitor(model) as monitor:
+        with torch.no_grad():
+            model(torch.randn(4, 4))
+        assert "no backward pass" in monitor.step().gradient_note
+    with ActivationMonitor(model, track_gradients=False) as monitor:
+        model(torch.randn(4, 4)).sum().backward()
+        assert "track_gradients=False" in monitor.step().gradient_note
