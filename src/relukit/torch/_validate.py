@@ -16,8 +16,10 @@ import torch
 #: Bits of a k-bit code of f' (``relukit.torch.fewbit``).
 MAX_BITS = 8
 
-#: What a lean backward keeps (``saves=``): f' from the output, or the input as torch does.
+#: What a lean backward keeps (``saves=``): f' from the output, or the input as torch does;
+#: the piecewise-linear functions also take "mask" (1 bit per element).
 SAVES = ("output", "input")
+SAVES_PIECEWISE = ("mask", "output", "input")
 
 
 def bits(where: str, value) -> int | None:
@@ -61,10 +63,13 @@ def real(value):
     return value
 
 
-def saves(where: str, value) -> str:
-    """``saves``: "output" (f' recovered from the output) or "input" (torch's behaviour)."""
+def saves(where: str, value, allowed: tuple[str, ...] = SAVES) -> str:
+    """``saves``: what the backward keeps. "output": f' recovered from the output; "mask":
+    1 bit per element (piecewise-linear functions); "input": torch's own op and behaviour."""
     if not isinstance(value, str):
-        raise TypeError(f"{where}: saves must be one of {SAVES}, got {type(value).__name__}")
-    if value not in SAVES:
-        raise ValueError(f"{where}: invalid saves={value!r}; valid values: {', '.join(SAVES)}")
+        raise TypeError(
+            f"{where}: saves must be one of {', '.join(allowed)}, got {type(value).__name__}"
+        )
+    if value not in allowed:
+        raise ValueError(f"{where}: invalid saves={value!r}; valid values: {', '.join(allowed)}")
     return value

@@ -241,6 +241,40 @@ def _slope_where_dead(grad, packed, slope: float, perm=None):
 # ----------------------------------------------------------------------------- piecewise linear
 
 
+class FromOutputFunction(torch.autograd.Function):
+    """leaky_relu (slope >= 0) and hardtanh/relu6 with ``saves="output"``: the output alone
+    gives the region (y > 0 exactly where x > 0; lo < y < hi exactly where lo < x < hi), so
+    torch's own backward kernel runs on the output, as for torch's in-place variants. Nothing
+    is kept beyond the output, which the next layer usually keeps anyway."""
+
+    @staticmethod
+    def forward(ctx, x, kind: str, a: float, b: float, inplace: bool):
+        F = torch.nn.functional
+        if inplace:
+            ctx.mark_dirty(x)
+        if kind == "leaky_relu":
+            y = F.leaky_relu(x, a, inplace=inplace)
+        else:
+            y = F.hardtanh(x, a, b, inplace=inplace)
+        ctx.kind, ctx.a, ctx.b = kind, a, b
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        if ctx.kind == "leaky_relu":
+            if torch.is_grad_enabled():
+                g = torch.where(y > 0, grad, grad * ctx.a)
+            else:
+                g = _aten.leaky_relu_backward(grad, y, ctx.a, True)
+        elif torch.is_grad_enabled():
+            g = torch.where((y > ctx.a) & (y < ctx.b), grad, 0)
+        else:
+            g = _aten.hardtanh_backward(grad, y, ctx.a, ctx.b)
+        return g, None, None, None, None
+
+
 class ReLUFunction(torch.autograd.Function):
     """relu: saves 1 bit (x > 0, NaN counted as alive as in torch's threshold_backward)."""
 

@@ -89,28 +89,42 @@ def _tracing() -> bool:
 # ----------------------------------------------------------------------------- piecewise linear
 
 
-def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """max(0, x); backward keeps 1 bit per element."""
+def relu(x: torch.Tensor, inplace: bool = False, *, saves: str = "mask") -> torch.Tensor:
+    """max(0, x). ``saves="mask"``: backward keeps 1 bit per element; ``"output"`` or
+    ``"input"``: torch's op, whose backward reads the output (free when the next layer keeps
+    it, as a Linear does)."""
     if _tracing():
         return F.relu(x, inplace)
     _check_tensor("relu", x)
     inplace = _check_inplace("relu", inplace)
-    if _ag.use_lean(x):
+    saves = _validate.saves("relu", saves, _validate.SAVES_PIECEWISE)
+    if saves == "mask" and _ag.use_lean(x):
         return _ag.ReLUFunction.apply(x, inplace)
     return torch.relu_(x) if inplace else torch.relu(x)
 
 
 def leaky_relu(
-    x: torch.Tensor, negative_slope: float = _LEAKY["negative_slope"], inplace: bool = False
+    x: torch.Tensor, negative_slope: float = _LEAKY["negative_slope"], inplace: bool = False,
+    *, saves: str = "mask",
 ) -> torch.Tensor:
-    """x if x > 0 else negative_slope * x; backward keeps 1 bit per element."""
+    """x if x > 0 else negative_slope * x. ``saves="mask"``: backward keeps 1 bit per
+    element; ``"output"``: the output only (negative_slope >= 0); ``"input"``: torch's op."""
     if _tracing():
         return F.leaky_relu(x, negative_slope, inplace)
     _check_tensor("leaky_relu", x)
     inplace = _check_inplace("leaky_relu", inplace)
+    saves = _validate.saves("leaky_relu", saves, _validate.SAVES_PIECEWISE)
     p = _bind("leaky_relu", negative_slope=negative_slope)
     slope = float(p["negative_slope"])
-    if _ag.use_lean(x):
+    if saves == "output" and slope < 0:
+        raise ValueError(
+            f"leaky_relu: saves='output' needs negative_slope >= 0 (got {slope}): a negative "
+            "slope maps x < 0 to y > 0, so the output does not tell the side; valid: "
+            "saves='mask' or 'input'"
+        )
+    if saves != "input" and _ag.use_lean(x):
+        if saves == "output":
+            return _ag.FromOutputFunction.apply(x, "leaky_relu", slope, 0.0, inplace)
         return _ag.LeakyReLUFunction.apply(x, slope, inplace)
     return F.leaky_relu(x, slope, inplace=inplace)
 
@@ -120,28 +134,39 @@ def hardtanh(
     min_val: float = _HARDTANH["min_val"],
     max_val: float = _HARDTANH["max_val"],
     inplace: bool = False,
+    *,
+    saves: str = "mask",
 ) -> torch.Tensor:
-    """clamp(x, min_val, max_val); backward keeps 1 bit per element."""
+    """clamp(x, min_val, max_val). ``saves="mask"``: backward keeps 1 bit per element;
+    ``"output"``: the output only; ``"input"``: torch's op."""
     if _tracing():
         return F.hardtanh(x, min_val, max_val, inplace)
     _check_tensor("hardtanh", x)
     inplace = _check_inplace("hardtanh", inplace)
+    saves = _validate.saves("hardtanh", saves, _validate.SAVES_PIECEWISE)
     p = _bind("hardtanh", min_val=min_val, max_val=max_val)
     lo, hi = float(p["min_val"]), float(p["max_val"])
-    if _ag.use_lean(x):
-        return _ag.HardtanhFunction.apply(x, lo, hi, inplace)
-    return F.hardtanh(x, lo, hi, inplace=inplace)
+    return _clamp(x, lo, hi, inplace, saves, lambda: F.hardtanh(x, lo, hi, inplace=inplace))
 
 
-def relu6(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """min(max(0, x), 6); backward keeps 1 bit per element."""
+def _clamp(x, lo, hi, inplace, saves, torch_fn):
+    if saves == "input" or not _ag.use_lean(x):
+        return torch_fn()
+    if saves == "output":
+        return _ag.FromOutputFunction.apply(x, "hardtanh", lo, hi, inplace)
+    return _ag.HardtanhFunction.apply(x, lo, hi, inplace)
+
+
+def relu6(x: torch.Tensor, inplace: bool = False, *, saves: str = "mask") -> torch.Tensor:
+    """min(max(0, x), 6). ``saves="mask"``: backward keeps 1 bit per element; ``"output"``:
+    the output only; ``"input"``: torch's op."""
     if _tracing():
         return F.relu6(x, inplace)
     _check_tensor("relu6", x)
     inplace = _check_inplace("relu6", inplace)
-    if _ag.use_lean(x):
-        return _ag.HardtanhFunction.apply(x, float(_RELU6_MIN), float(_RELU6_MAX), inplace)
-    return F.relu6(x, inplace=inplace)
+    saves = _validate.saves("relu6", saves, _validate.SAVES_PIECEWISE)
+    return _clamp(x, float(_RELU6_MIN), float(_RELU6_MAX), inplace, saves,
+                  lambda: F.relu6(x, inplace=inplace))
 
 
 def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:

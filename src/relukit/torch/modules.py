@@ -46,8 +46,29 @@ class _Lean:
         return self._saved_bits
 
 
-class ReLU(_Lean, nn.ReLU):
+class _Piecewise(_Lean):
+    """relu, leaky_relu, relu6, hardtanh: ``saves="mask"`` (1 bit per element, the default),
+    ``"output"`` (the output only: free when the next layer keeps it, as Linear does) or
+    ``"input"`` (torch's op)."""
+
+    saves: str = "mask"
+
+    def _init_saves(self, saves) -> None:
+        self.saves = _validate.saves(type(self).__name__, saves, _validate.SAVES_PIECEWISE)
+
+    def extra_repr(self) -> str:
+        base = super().extra_repr()  # type: ignore[misc]
+        if self.saves == "mask":
+            return base
+        return ", ".join(s for s in (base, f"saves={self.saves!r}") if s)
+
+
+class ReLU(_Piecewise, nn.ReLU):
     catalogue_name = "relu"
+
+    def __init__(self, inplace: bool = False, *, saves: str = "mask") -> None:
+        super().__init__(inplace)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
@@ -56,11 +77,16 @@ class ReLU(_Lean, nn.ReLU):
 
     @torch.jit.unused
     def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.relu(input, self.inplace)
+        return F.relu(input, self.inplace, saves=self.saves)
 
 
-class LeakyReLU(_Lean, nn.LeakyReLU):
+class LeakyReLU(_Piecewise, nn.LeakyReLU):
     catalogue_name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *,
+                 saves: str = "mask") -> None:
+        super().__init__(negative_slope, inplace)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
@@ -69,11 +95,15 @@ class LeakyReLU(_Lean, nn.LeakyReLU):
 
     @torch.jit.unused
     def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
+        return F.leaky_relu(input, self.negative_slope, self.inplace, saves=self.saves)
 
 
-class ReLU6(_Lean, nn.ReLU6):
+class ReLU6(_Piecewise, nn.ReLU6):
     catalogue_name = "relu6"
+
+    def __init__(self, inplace: bool = False, *, saves: str = "mask") -> None:
+        super().__init__(inplace)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
@@ -82,11 +112,17 @@ class ReLU6(_Lean, nn.ReLU6):
 
     @torch.jit.unused
     def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.relu6(input, self.inplace)
+        return F.relu6(input, self.inplace, saves=self.saves)
 
 
-class Hardtanh(_Lean, nn.Hardtanh):
+class Hardtanh(_Piecewise, nn.Hardtanh):
     catalogue_name = "hardtanh"
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None, *,
+                 saves: str = "mask") -> None:
+        super().__init__(min_val, max_val, inplace, min_value, max_value)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
@@ -96,7 +132,7 @@ class Hardtanh(_Lean, nn.Hardtanh):
 
     @torch.jit.unused
     def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace, saves=self.saves)
 
 
 class RReLU(_Lean, nn.RReLU):
