@@ -1,0 +1,189 @@
+"""Run the compatibility suite and write docs/compatibility.md from its results.
+
+    .venv/bin/python tests/compat/make_matrix.py            # run, write the matrix
+    .venv/bin/python tests/compat/make_matrix.py --junit results.xml   # from a previous run
+    .venv/bin/python tests/compat/make_matrix.py --failures # also print failing cells
+
+A cell (module x transform) is "pass" when every test of it passed, "FAIL n/m" when n of its
+m tests failed or are known failures (xfail, tests/compat/known_failures.py); notes say where
+torch's own module fails the same way or where relukit runs torch's op (fallback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from compat_cases import CASES, ROWS  # noqa: E402
+
+IDS = sorted((c.id for c in CASES), key=len, reverse=True)
+ROW_OF = {c.id: c.row for c in CASES}
+
+COLUMNS = [
+    ("grad", "func.grad"), ("vjp", "func.vjp"), ("jacrev", "func.jacrev"),
+    ("hessian", "func.hessian"), ("vmap", "func.vmap"), ("per_sample", "per-sample grads"),
+    ("forward_ad", "forward_ad"), ("func_jvp", "func.jvp"),
+    ("batched_grad", "is_grads_batched"), ("jacobian_vectorize", "jacobian(vectorize)"),
+    ("export_eval", "export eval/no_grad"), ("export_train", "export train/grad"),
+    ("onnx_dynamo", "ONNX dynamo"), ("onnx_legacy", "ONNX legacy"),
+    ("jit_script", "jit.script"), ("jit_trace", "jit.trace"),
+    ("compile_static", "compile fullgraph"), ("compile_dynamic", "compile dynamic"),
+    ("inductor", "inductor"), ("meta", "meta"), ("autocast", "bf16 autocast"),
+    ("channels_last", "channels_last"), ("fp16", "float16"), ("bf16", "bfloat16"),
+    ("ckpt_reentrant", "checkpoint reentrant"), ("ckpt_non_reentrant", "checkpoint non-reentrant"),
+    ("ddp", "DDP"), ("fsdp2", "FSDP2"),
+]
+
+
+def column_of(func: str, params: str) -> str | None:
+    first = params.split("-", 1)[0]
+    if func == "test_func":
+        return first
+    simple = {
+        "test_func_hessian": "hessian", "test_func_per_sample_grads": "per_sample",
+        "test_export_eval_no_grad": "export_eval", "test_export_train_grad": "export_train",
+        "test_jit_script": "jit_script", "test_jit_trace": "jit_trace",
+        "test_compile_inductor": "inductor", "test_meta": "meta",
+        "test_autocast_bf16": "autocast", "test_channels_last": "channels_last",
+    }
+    if func in simple:
+        return simple[func]
+    if func in ("test_forward_mode", "test_half", "test_distributed"):
+        return first
+    if func == "test_onnx":
+        return f"onnx_{first}"
+    if func == "test_compile_fullgraph":
+        return f"compile_{first}"
+    if func == "test_checkpoint":
+        return f"ckpt_{first}"
+    return None
+
+
+def case_of(params: str) -> str | None:
+    for cid in IDS:
+        if re.search(rf"(^|-){re.escape(cid)}(-|$)", params):
+            return cid
+    return None
+
+
+def run_suite(junit: str) -> int:
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
+           "-n", "2", "--dist", "loadgroup", f"--junitxml={junit}"]
+    return subprocess.call(cmd, cwd=ROOT, env=dict(os.environ))
+
+
+def parse(junit: str):
+    cells = defaultdict(lambda: {"n": 0, "fail": [], "notes": set()})
+    other = []
+    for tc in ET.parse(junit).getroot().iter("testcase"):
+        name = tc.get("name")
+        m = re.match(r"(test_\w+)\[(.*)\]$", name)
+        col = case = None
+        if m:
+            col, case = column_of(m.group(1), m.group(2)), case_of(m.group(2))
+        failed = tc.find("failure") is not None or tc.find("error") is not None
+        skipped = tc.find("skipped")
+        xfail = skipped is not None and "xfail" in (skipped.get("type", "") +
+                                                    skipped.get("message", ""))
+        if col is None or case is None:
+            other.append((name, "FAIL" if failed or xfail else "pass"))
+            continue
+        cell = cells[(ROW_OF[case], col)]
+        cell["n"] += 1
+        if failed or xfail:
+            msg = (tc.find("failure") if failed else skipped)
+            cell["fail"].append((name, (msg.get("message") or "").splitlines()[0][:160]
+                                 if msg is not None else ""))
+        for prop in tc.iter("property"):
+            if prop.get("name") == "torch_fails":
+                cell["notes"].add("torch fails too")
+            elif prop.get("name") == "fallback":
+                cell["notes"].add(f"fallback: {prop.get('value')}")
+    return cells, other
+
+
+def render(cells, other) -> str:
+    cols = [(k, t) for k, t in COLUMNS if any(key[1] == k for key in cells)]
+    lines = [
+        "# Compatibility matrix",
+        "",
+        "Generated by `tests/compat/make_matrix.py` from a run of `tests/compat` (CPU, "
+        "torch " + __import__("torch").__version__ + "). Each cell runs the same tiny model "
+        "(`Linear -> activation -> Linear`, or the activation alone) with torch's module and "
+        "with relukit's, both relukit's module put in directly and a torch model after "
+        "`relukit.torch.convert()`, and asserts relukit passes wherever torch passes, with "
+        "equal values and gradients: bitwise for the piecewise-linear functions, within float32 "
+        "rounding otherwise; `bits=4` (approximate by design): forward bitwise torch's, "
+        "gradients those of the same `bits=4` module without the transform.",
+        "",
+        "Modules tested with non-default parameters: ELU/CELU alpha=0.5, LeakyReLU 0.2, "
+        "Hardtanh(-2, 3), RReLU(0.1, 0.3) in eval (in training: `test_compile_rrelu_training"
+        "_fullgraph`), PReLU with 1 and with 6 weights (negative and zero ones), GELU tanh, "
+        "Softplus(beta=2, threshold=5), GELU/SiLU/Mish with bits=4, and the inplace=True "
+        "variants. CReLU has no torch.nn module: its reference is `cat(relu(x), relu(-x))` and "
+        "convert() has nothing to swap.",
+        "",
+        "`pass`: every test of the cell passed. `FAIL n/m`: n of its m tests fail with relukit "
+        "(known failures are listed in `tests/compat/known_failures.py`, marked "
+        "xfail(strict=True)). Notes: *torch fails too* (torch's own module fails there the "
+        "same way, and relukit does too); *fallback* (relukit runs torch's own op there).",
+        "",
+    ]
+    for i in range(0, len(cols), 10):
+        part = cols[i:i + 10]
+        lines.append("| module | " + " | ".join(t for _, t in part) + " |")
+        lines.append("|---|" + "---|" * len(part))
+        for row in ROWS:
+            out = []
+            for key, _ in part:
+                c = cells.get((row, key))
+                if c is None:
+                    out.append("-")
+                    continue
+                s = "pass" if not c["fail"] else f"**FAIL {len(c['fail'])}/{c['n']}**"
+                if c["notes"]:
+                    s += " (" + "; ".join(sorted(c["notes"])) + ")"
+                out.append(s)
+            lines.append(f"| {row} | " + " | ".join(out) + " |")
+        lines.append("")
+    lines += ["## Other checks", ""]
+    lines += [f"- `{n}`: {s}" for n, s in sorted(other)]
+    fails = [(n, m) for c in cells.values() for n, m in c["fail"]]
+    lines += ["", f"## Failing cells ({len(fails)})", ""]
+    lines += [f"- `{n}`: {m}" for n, m in sorted(fails)] or ["none"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--junit", help="parse this junit xml instead of running the suite")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "compatibility.md"))
+    ap.add_argument("--failures", action="store_true", help="print the failing tests")
+    args = ap.parse_args(argv)
+    junit = args.junit
+    if junit is None:
+        junit = os.path.join(tempfile.mkdtemp(), "compat.xml")
+        run_suite(junit)
+    cells, other = parse(junit)
+    Path(args.out).write_text(render(cells, other))
+    if args.failures:
+        for c in cells.values():
+            for n, m in c["fail"]:
+                print(f"{n}: {m}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
