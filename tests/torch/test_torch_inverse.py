@@ -4,6 +4,9 @@ exact f' (torch's float64 autograd at the same x)."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -189,3 +192,54 @@ def test_shapes_strides_and_errors():
         branch_bits(x, "gelu", approximate="sigmoid")
     with pytest.raises(ValueError):
         branch_bits(x, "silu", approximate="tanh")
+
+
+
+_TRITON_CHECK = """
+import math, torch
+import torch.nn.functional as F
+from relukit.torch import triton_inverse, triton_kernels
+from relukit.torch.inverse import MINIMA, branch_bits, derivative_from_output
+from relukit.torch.packing import pack_mask
+
+FUNCS = {"gelu": ("gelu", "none", F.gelu),
+         "gelu_tanh": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh")),
+         "silu": ("silu", "none", F.silu), "mish": ("mish", "none", F.mish)}
+BOUND = {torch.float32: 1.5e-4, torch.bfloat16: 2e-2, torch.float16: 1e-2}
+g = torch.Generator().manual_seed(7)
+for key, (name, approximate, fn) in FUNCS.items():
+    x64 = torch.cat([torch.randn(2000, generator=g, dtype=torch.float64) * 2.0,
+                     MINIMA[key][0] + torch.linspace(-0.01, 0.01, 101, dtype=torch.float64),
+                     torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan, -1e4, 1e4, -40.0,
+                                   -200.0, -10.0, -5.0], dtype=torch.float64)])
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        x = x64.to(dtype)
+        assert triton_kernels.available_for(x)
+        y = fn(x)
+        bits = branch_bits(x, name, approximate)
+        got = triton_inverse.derivative_from_packed(y, pack_mask(bits), name, approximate)
+        ref = derivative_from_output(y, bits, name, approximate)
+        assert got.dtype == dtype and got.shape == y.shape
+        assert torch.equal(torch.isnan(got), torch.isnan(ref)), key
+        ok = ~torch.isnan(ref)
+        # the same algorithm; halves may round the last place the other way
+        tol = 1e-6 if dtype == torch.float32 else 2 * torch.finfo(dtype).eps
+        diff = (got[ok].double() - ref[ok].double()).abs().max().item()
+        assert diff <= tol, (key, dtype, diff)
+        xd = x.double().requires_grad_(True)
+        (exact,) = torch.autograd.grad(fn(xd).sum(), xd)
+        ok &= torch.isfinite(x)  # torch's float64 f' is NaN at +-inf
+        max_abs = (got[ok].double() - exact[ok]).abs().max().item()
+        assert max_abs <= BOUND[dtype], (key, dtype, max_abs)
+print("ok")
+"""
+
+
+def test_triton_kernel_matches_torch_path():
+    """The one-pass kernel, on CPU tensors under Triton's interpreter (in a subprocess: the
+    interpreter is chosen when triton is imported), against the torch path and exact f'."""
+    pytest.importorskip("triton")
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", _TRITON_CHECK], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
