@@ -1,8 +1,9 @@
-"""The lab end to end in a tiny configuration, its atomic output and its error messages."""
+"""The lab end to end in a tiny configuration, its atomic output, its lock and its errors."""
 
 import json
 import os
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -10,14 +11,27 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
 from relukit import cli  # noqa: E402
-from relukit.lab import experiments, run  # noqa: E402
-from relukit.lab.experiments import LabConfig  # noqa: E402
+from relukit.lab import run  # noqa: E402
+from relukit.lab.data import digits, standardisation  # noqa: E402
+from relukit.lab.sections import SECTIONS  # noqa: E402
+from relukit.lab.sections.convergence import Convergence  # noqa: E402
 
-TINY = LabConfig(activations=("sigmoid", "tanh", "relu", "leaky_relu", "rrelu"), seeds=1,
-                 epochs=2,
-                 width=16, depth=2, flow_depth=6, flow_width=16, flow_batch=64,
-                 dying_activations=("relu", "leaky_relu"), dying_epochs=2, dying_depth=2,
-                 memory_batch=32)
+
+def test_standardised_features_stay_sane():
+    d = digits()
+    # std + 1e-6 gave constant border pixels a scale of 1e-6: test features of 1e6
+    assert float(d.x_train.abs().max()) <= 16.0
+    assert float(d.x_test.abs().max()) <= 16.0
+    assert torch.isfinite(d.x_test).all()
+
+
+def test_constant_feature_gets_scale_one():
+    x = np.array([[0.0, 1.0, 5.0], [0.0, 3.0, 5.0], [0.0, 5.0, 5.0]])
+    mean, scale = standardisation(x)
+    assert scale[0] == 1.0 and scale[2] == 1.0
+    assert scale[1] == pytest.approx(np.std([1.0, 3.0, 5.0]))
+    z = (np.array([[16.0, 3.0, 6.0]]) - mean) / scale
+    assert abs(z).max() <= 16.0
 
 
 def test_unknown_activation_lists_valid_names(tmp_path, capsys):
@@ -39,16 +53,17 @@ def test_seeds_must_be_positive(tmp_path):
         run.run_lab(tmp_path / "r", seeds=0, show_progress=False)
 
 
-def test_out_that_is_not_a_report_is_refused_before_any_work(tmp_path, monkeypatch):
+def test_out_that_is_not_a_report_is_refused_before_any_work(tmp_path, monkeypatch,
+                                                              tiny_config):
     def never(*args, **kwargs):
         raise AssertionError("no experiment may run")
 
-    monkeypatch.setattr(experiments, "gradient_flow", never)
+    monkeypatch.setattr(run, "run_sections", never)
     precious = tmp_path / "project"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep")
     with pytest.raises(ValueError, match="not a relukit report"):
-        run.run_lab(precious, config=TINY, show_progress=False)
+        run.run_lab(precious, config=tiny_config, show_progress=False)
     assert (precious / "notes.txt").read_text() == "keep"
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -63,20 +78,37 @@ def test_crelu_is_refused_with_the_usable_names(capsys):
     assert "crelu" in err and "leaky_relu" in err
 
 
-def test_failed_run_leaves_previous_report_untouched(tmp_path, monkeypatch):
+def test_interrupted_run_leaves_previous_report_untouched(tmp_path, monkeypatch, tiny_config):
     out = tmp_path / "report"
     out.mkdir()
     (out / run.MARKER).write_text("")
     (out / "index.html").write_text("previous")
 
     def boom(*args, **kwargs):
-        raise KeyboardInterrupt  # an interrupted run, mid-way
+        raise KeyboardInterrupt  # Ctrl-C, mid-way
 
-    monkeypatch.setattr(experiments, "convergence", boom)
+    monkeypatch.setattr(Convergence, "run", boom)
     with pytest.raises(KeyboardInterrupt):
-        run.run_lab(out, config=TINY, show_progress=False)
+        run.run_lab(out, config=tiny_config, show_progress=False)
     assert (out / "index.html").read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no temp folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no temp folder, no lock
+
+
+def test_a_second_lab_into_the_same_out_is_refused(tmp_path, tiny_config):
+    out = tmp_path / "report"
+    with run.out_lock(out.resolve()):
+        with pytest.raises(RuntimeError, match="another relukit run"):
+            run.run_lab(out, config=tiny_config, show_progress=False)
+    assert not out.exists()
+
+
+def test_a_stale_lock_is_taken_over(tmp_path):
+    out = (tmp_path / "report").resolve()
+    lock = out.with_name(".report.lock")
+    lock.write_text("999999999\n")  # no such process
+    with run.out_lock(out) as taken:
+        assert taken.read_text().strip() == str(os.getpid())
+    assert not lock.exists()
 
 
 def _umask() -> int:
@@ -85,56 +117,74 @@ def _umask() -> int:
     return mask
 
 
-@pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lab") / "report"
-    out.mkdir()
-    (out / run.MARKER).write_text("")  # a previous report: it may be replaced
-    (out / "stale.txt").write_text("from an older run")
-    index = run.run_lab(out, config=TINY, show_progress=False)
-    return out, index
-
-
-def test_report_has_every_section(tiny_report):
+def test_report_has_every_section_numbered_once(tiny_report):
     out, index = tiny_report
     assert index == out / "index.html"
     page = index.read_text()
-    for heading in ("Verdicts", "1. Atlas", "2. Gradient flow", "3. Convergence",
-                    "4. Dying ReLU", "5. Sparsity", "6. Memory"):
-        assert heading in page, heading
-    assert "src=\"data:image/png;base64," in page  # self-contained
+    for n, sec in enumerate(SECTIONS, start=1):
+        assert f"<h2>{n}. {sec.title}</h2>" in page.replace("&#x27;", "'"), sec.id
+        assert "What this shows." in page and "What to look for." in page
+    assert page.count("What to look for.") == len(SECTIONS)
+    assert 'name=\'viewport\'' in page and "@media print" in page
+    assert "src='data:image/png;base64," in page  # self-contained
+    assert "http://" not in page.split("<script>")[0] and "<script src" not in page
     assert not (out / "stale.txt").exists()  # replaced as a whole
     assert (out / run.MARKER).exists()
-    assert out.stat().st_mode & 0o055 == 0o055 & ~_umask()  # readable by others, as mkdir
+    assert out.stat().st_mode & 0o055 == 0o055 & ~_umask()
     for name in ("results.json", "convergence.csv", "gradient_flow.csv", "dying.csv",
-                 "sparsity.csv", "memory.csv", "atlas.png", "gradient_flow.png",
-                 "convergence_accuracy.png", "dying.png", "sparsity.png", "memory.png"):
+                 "sparsity.csv", "memory.csv", "papers.csv", "atlas.png", "gradient_flow.png",
+                 "convergence_mlp.png", "convergence_cnn.png", "dying_inactive.png",
+                 "dying_accuracy.png", "sparsity.png", "memory.png", "papers_born_dead.png"):
         assert (out / name).is_file(), name
 
 
-def test_results_json_holds_verdicts_built_from_its_numbers(tiny_report):
-    out, _ = tiny_report
+def test_every_verdict_links_to_a_figure_on_the_page(tiny_report):
+    out, index = tiny_report
+    page = index.read_text()
     results = json.loads((out / "results.json").read_text())
-    assert len(results["verdicts"]) == 7
-    flow = results["gradient_flow"]["grad_norms"]
-    ratio = flow["sigmoid"][0] / flow["sigmoid"][-1]
-    vanishing = results["verdicts"][0]
-    assert f"{ratio:.1e}x" in vanishing["sentence"]
-    conv = results["convergence"]["runs"]["relu"][0]
-    assert len(conv["test_accuracy"]) == TINY.epochs
-    assert all(0.0 <= a <= 1.0 for a in conv["test_accuracy"])
-    for act in TINY.activations:
-        assert results["memory"]["models"][act]["outputs_identical"] is True
-    # torch's leaky_relu keeps its whole input for backward, relukit's one bit per element
-    leaky = results["memory"]["models"]["leaky_relu"]
-    assert leaky["relukit_bytes"] < 0.9 * leaky["torch_bytes"]
+    for v in results["verdicts"]:
+        if v["plot"]:
+            assert f"id='{v['plot']}'" in page, v["id"]
+            assert f"href='#{v['plot']}'" in page
 
 
-def test_same_seed_same_numbers(tmp_path, tiny_report):
+def test_results_json_carries_the_harness_keys(tiny_report, tiny_config):
     out, _ = tiny_report
-    again = tmp_path / "again"
-    run.run_lab(again, config=TINY, show_progress=False)
-    first = json.loads((out / "results.json").read_text())
-    second = json.loads((again / "results.json").read_text())
-    for key in ("gradient_flow", "convergence", "dying"):
-        assert first[key] == second[key], key
+    r = json.loads((out / "results.json").read_text())
+    assert r["papers"]["gelu_tanh_error"]["measured"]["max_abs_error"] == pytest.approx(
+        4.73e-4, rel=0.01)
+    table = r["papers"]["born_dead"]["table"]
+    assert {(row["width"], row["depth"]) for row in table} == {
+        (w, d) for w in (2, 3, 4, 5, 10) for d in (10, 20, 50)}
+    for row in table:
+        assert {"width", "depth", "probability", "draws"} <= set(row)
+        assert 0.0 <= row["probability"] <= 1.0 and row["draws"] == tiny_config.born_dead_draws
+    assert "final" in r["papers"]["selu_fixed_point"] and "he" in r["papers"]["he_init"]
+    ids = [v["id"] for v in r["verdicts"]]
+    assert len(ids) == len(set(ids))
+    for v in r["verdicts"]:
+        assert {"id", "claim", "verdict", "seeds", "numbers"} <= set(v)
+    by_id = {v["id"]: v for v in r["verdicts"]}
+    assert by_id["relu_faster_than_tanh"]["seeds"] == tiny_config.seeds
+    # every seed of every experiment ran
+    runs = r["dying"]["runs"]["high lr"]["relu"]
+    assert [x["seed"] for x in runs] == list(range(tiny_config.seeds))
+    assert set(r["dying"]["runs"]["high lr"]) == {
+        "relu", "leaky_relu(0.01)", "leaky_relu(0.1)", "prelu", "elu"}
+    conv = r["convergence"]["runs"]["mlp"]["relu"]["0.1"]
+    assert [x["seed"] for x in conv] == list(range(tiny_config.seeds))
+    assert all(0.0 <= e <= 1.0 for e in conv[0]["train_error"])
+    for act in tiny_config.activations:
+        assert r["memory"]["models"][act]["outputs_identical"] is True
+
+
+def test_sparsity_without_a_comparison_is_not_measured(tmp_path, tiny_config):
+    from dataclasses import replace
+
+    cfg = replace(tiny_config, activations=("relu",), dying_activations=())
+    run.run_lab(tmp_path / "r", config=cfg, show_progress=False)
+    r = json.loads((tmp_path / "r" / "results.json").read_text())
+    by_id = {v["id"]: v for v in r["verdicts"]}
+    assert by_id["sparse_outputs"]["verdict"] == "not measured"
+    assert by_id["relu_faster_than_sigmoid"]["verdict"] == "not measured"
+    assert "dying" not in r

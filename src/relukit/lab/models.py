@@ -50,9 +50,9 @@ def lab_activations() -> list[str]:
     return sorted(torch_nn_classes())
 
 
-def init_linear(layer: nn.Linear, activation: str, bias: float = 0.0) -> None:
+def init_linear(layer: nn.Module, activation: str, bias: float = 0.0) -> None:
     """The usual init per family: Glorot for sigmoid/tanh, LeCun for SELU, He otherwise."""
-    fan_in = layer.weight.shape[1]
+    fan_in = layer.weight[0].numel()
     if activation in ("sigmoid", "tanh"):
         nn.init.xavier_normal_(layer.weight)
     elif activation == "selu":
@@ -71,6 +71,7 @@ def mlp(
     classes: int,
     bias: float = 0.0,
     lean: bool = True,
+    params: dict | None = None,
 ) -> nn.Sequential:
     """``depth`` hidden blocks fc1, act1, ... then a Linear classifier ``head``.
 
@@ -82,7 +83,7 @@ def mlp(
         lin = nn.Linear(d, width)
         init_linear(lin, activation, bias)
         layers[f"fc{i}"] = lin
-        layers[f"act{i}"] = activation_module(activation, lean=lean)
+        layers[f"act{i}"] = activation_module_with(activation, lean=lean, **(params or {}))
         d = width
     head = nn.Linear(d, classes)
     init_linear(head, "sigmoid")
@@ -104,3 +105,34 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(x).argmax(dim=1) == y).float().mean())
     finally:
         model.train(was_training)
+
+
+def activation_module_with(name: str, lean: bool = False, **params) -> nn.Module:
+    """``activation_module`` with constructor parameters (e.g. ``negative_slope=0.1``)."""
+    module = activation_module(name, lean=lean)
+    if not params:
+        return module
+    return type(module)(**params)
+
+
+def cnn(activation: str, *, channels: int = 16, classes: int = 10, lean: bool = False
+        ) -> nn.Sequential:
+    """A small CNN for 8x8 digits: 4 conv layers (two 2x2 poolings) and a linear head.
+
+    Takes (N, 64) rows and reshapes them to (N, 1, 8, 8).
+    """
+    c = channels
+    layers: dict[str, nn.Module] = {"image": nn.Unflatten(1, (1, 8, 8))}
+    shapes = [(1, c), (c, c), (c, 2 * c), (2 * c, 2 * c)]
+    for i, (cin, cout) in enumerate(shapes, start=1):
+        conv = nn.Conv2d(cin, cout, 3, padding=1)
+        init_linear(conv, activation)
+        layers[f"conv{i}"] = conv
+        layers[f"act{i}"] = activation_module(activation, lean=lean)
+        if i in (2, 4):
+            layers[f"pool{i // 2}"] = nn.MaxPool2d(2)
+    layers["flat"] = nn.Flatten()
+    head = nn.Linear(2 * c * 2 * 2, classes)
+    init_linear(head, "sigmoid")
+    layers["head"] = head
+    return nn.Sequential(OrderedDict(layers))

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
+import csv
+import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 
-from .. import catalogue
-from . import experiments, report
+from .. import __version__, catalogue
+from .config import LabConfig
 from .data import digits
-from .experiments import LabConfig
 from .models import lab_activations
-from .plots import atlas
-from .verdicts import all_verdicts
+from .outdir import MARKER, _atomic_dir, check_out, out_lock  # noqa: F401 (re-exported)
+from .page import write_page
+from .section import Context
+from .verdicts import Verdict
 
 
 def resolve_device(device: str) -> torch.device:
@@ -65,78 +65,29 @@ class _Progress:
         yield lambda: None
 
 
-#: Written into every report folder: only a folder holding it may be replaced by a new run.
-MARKER = ".relukit-report"
+def _sections(cfg: LabConfig):
+    from .sections import SECTIONS
+
+    return [s for s in SECTIONS if s.enabled(cfg)]
 
 
-def check_out(out: Path | str) -> Path:
-    """Resolve ``--out`` and refuse, before any work, a target the run must not replace."""
-    path = Path(out).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--out: {path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not (path / MARKER).exists():
-        raise ValueError(
-            f"--out: {path} is a non-empty folder that is not a relukit report (no {MARKER} "
-            "file); the lab replaces its output folder as a whole, so give a new or empty "
-            "folder, or a previous report")
-    if path.parent == path:
-        raise ValueError(f"--out: {path} is a filesystem root")
-    return path
-
-
-@contextlib.contextmanager
-def _atomic_dir(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success it replaces ``out``.
-
-    An interrupted or failed run removes its temporary folder and leaves the previous report
-    untouched; a failed swap puts the previous report back.
-    """
-    out = check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; a report is for others to read
-        (tmp / MARKER).write_text("written by relukit lab; this folder is replaced by the next "
-                                  "run\n")
-        yield tmp
-        old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        if out.exists():
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except BaseException:
-            if old.exists():
-                old.rename(out)
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def run_experiments(cfg: LabConfig, device: torch.device, progress: _Progress) -> dict:
-    data = digits(device=device)
-    results: dict = {}
-    n = len(cfg.activations)
-    with progress.task("Gradient flow", n) as advance:
-        results["gradient_flow"] = experiments.gradient_flow(cfg, data, advance)
-    with progress.task("Convergence", n * cfg.seeds * cfg.epochs) as advance:
-        results["convergence"] = experiments.convergence(cfg, data, advance)
-    if experiments.dying_steps(cfg):
-        with progress.task("Dying ReLU", experiments.dying_steps(cfg)) as advance:
-            results["dying"] = experiments.dying(cfg, data, advance)
-    with progress.task("Memory", n) as advance:
-        try:
-            results["memory"] = experiments.memory(cfg, data, advance)
-        except ImportError as err:
-            results["memory_error"] = str(err)
-    return results
+def run_sections(cfg: LabConfig, device: torch.device, progress: _Progress) -> dict:
+    """Run every enabled section in order; returns {section id: typed result}."""
+    ctx = Context(cfg, digits(device=device), device)
+    for sec in _sections(cfg):
+        missing = [n for n in sec.needs if n not in ctx.results]
+        if missing:
+            continue
+        with progress.task(sec.title, sec.steps(cfg)) as advance:
+            ctx.results[sec.id] = sec.run(ctx, advance)
+    return ctx.results
 
 
 def _check_activations(names: Sequence[str]) -> tuple[str, ...]:
     """Catalogue names, each once, that the lab's MLPs can use (crelu doubles the width)."""
+    if not names:
+        raise ValueError("--activations: give at least one name; valid: "
+                         + ", ".join(lab_activations()))
     resolved = tuple(dict.fromkeys(catalogue.get(a).name for a in names))
     usable = lab_activations()
     bad = [a for a in resolved if a not in usable]
@@ -144,6 +95,57 @@ def _check_activations(names: Sequence[str]) -> tuple[str, ...]:
         raise ValueError(f"--activations: the lab cannot train {', '.join(bad)} (it changes the "
                          f"layer width); valid: {', '.join(usable)}")
     return resolved
+
+
+def _write_csv(path: Path, header, rows) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _jsonable(x):
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def write_outputs(cfg: LabConfig, results: dict, out: Path, meta: dict) -> list[Verdict]:
+    """Plots, CSVs, results.json and index.html for the sections that ran."""
+    sections, verdicts, page = [], [], []
+    for sec in _sections(cfg):
+        if sec.id not in results:
+            continue
+        r = results[sec.id]
+        figs = sec.figures(r, out)
+        vs = sec.verdicts(r)
+        verdicts += vs
+        page.append((sec, r, figs, vs))
+        table = sec.csv(r)
+        if table is not None:
+            _write_csv(out / f"{sec.id}.csv", table.header, table.rows)
+        sections.append(sec)
+    doc = {**meta, "config": cfg.to_dict(), "sections": [s.id for s in sections],
+           **{s.id: s.json(results[s.id]) for s in sections},
+           "verdicts": [v.to_dict() for v in verdicts]}
+    (out / "results.json").write_text(json.dumps(_jsonable(doc), indent=1))
+    sub = (f"relukit {__version__}, torch {meta['torch_version']} on {meta['device']}; "
+           f"{cfg.seeds} seeds; {'--quick' if meta['quick'] else 'full run'}; "
+           f"{meta['seconds']:.0f} s. The raw numbers are in results.json and the CSVs "
+           "beside this page.")
+    write_page(out / "index.html", title="relukit lab: what ReLU does, measured",
+               subtitle=html_escape(sub), sections=page, verdicts=verdicts)
+    return verdicts
+
+
+def html_escape(s: str) -> str:
+    import html
+
+    return html.escape(s)
 
 
 def run_lab(
@@ -155,40 +157,37 @@ def run_lab(
     device: str = "auto",
     config: LabConfig | None = None,
     show_progress: bool = True,
+    **overrides,
 ) -> Path:
-    """Run every experiment and write the report folder; returns the path of index.html."""
+    """Run every section and write the report folder; returns the path of index.html.
+
+    ``overrides``: LabConfig fields (lr grid, epochs, depth, width, negative_bias...).
+    """
     dev = resolve_device(device)
     if seeds is not None and seeds < 1:
         raise ValueError(f"--seeds: must be >= 1, got {seeds}")
-    names = _check_activations(activations) if activations else None
-    cfg = config or LabConfig.preset(quick, activations=names, seeds=seeds)
-    check_out(out)
+    names = _check_activations(activations) if activations is not None else None
+    cfg = config or LabConfig.preset(quick, activations=names, seeds=seeds, **overrides)
+    path = check_out(out)
     start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models: one thread is faster here and reproducible
     try:
-        with _Progress(show_progress) as progress, _atomic_dir(Path(out)) as tmp:
-            figs: dict = {}
-            with progress.task("Atlas", len(cfg.activations) + 1) as advance:
-                figs["atlas"] = atlas(tmp, cfg.activations, progress=advance)
-            results = run_experiments(cfg, dev, progress)
-            results.update(config=cfg.to_dict(), quick=quick, device=str(dev),
-                           torch_version=torch.__version__)
-            verdicts = all_verdicts(results)
-            figs.update(report.make_plots(results, tmp))
-            results["seconds"] = time.perf_counter() - start
-            report.write_csvs(results, tmp)
-            report.write_json(results, verdicts, tmp)
-            report.write_html(results, verdicts, figs, tmp)
+        with out_lock(path), _Progress(show_progress) as progress, _atomic_dir(path) as tmp:
+            results = run_sections(cfg, dev, progress)
+            meta = {"quick": quick, "device": str(dev), "torch_version": torch.__version__,
+                    "relukit_version": __version__, "seeds": cfg.seeds,
+                    "seconds": time.perf_counter() - start}
+            verdicts = write_outputs(cfg, results, tmp, meta)
     finally:
         torch.set_num_threads(threads)
     if show_progress:
-        print_summary(results, verdicts)
+        print_summary(meta["seconds"], verdicts)
     return Path(out) / "index.html"
 
 
-def print_summary(results: dict, verdicts) -> None:
-    rows = [(v.status, v.claim, v.sentence) for v in verdicts]
+def print_summary(seconds: float, verdicts: Sequence[Verdict]) -> None:
+    rows = [(v.verdict, v.claim, v.sentence) for v in verdicts]
     try:
         from rich.console import Console
         from rich.table import Table
@@ -196,8 +195,9 @@ def print_summary(results: dict, verdicts) -> None:
         for status, claim, sentence in rows:
             print(f"[{status}] {claim}\n    {sentence}")
         return
-    colour = {"supported": "green", "partly supported": "yellow"}
-    table = Table(title=f"relukit lab — {results['seconds']:.0f} s", show_lines=True)
+    colour = {"supported": "green", "agrees": "green", "partly supported": "yellow",
+              "tie": "white", "inconclusive": "white", "not measured": "dim"}
+    table = Table(title=f"relukit lab — {seconds:.0f} s", show_lines=True)
     table.add_column("verdict")
     table.add_column("claim")
     table.add_column("numbers behind it")
