@@ -32,10 +32,10 @@ def _fwd_bwd(model, x, train: bool):
 
 
 def _eager_reference(case, x, train):
-    """Eager torch's values; gradients of eager torch (bits=k: of relukit's eager bits=k)."""
-    y, _ = _fwd_bwd(build_model(case, "torch"), x, train)
-    grads = _fwd_bwd(build_model(case, "relukit" if case.kbit else "torch"), x, train)[1]
-    return y, grads
+    """Eager torch's values and gradients: under torch.compile every relukit function is
+    torch's op, bits=k included (its k-bit code is an eager-mode trade; compile's partitioner
+    decides what to save), so the reference is torch's exact gradient."""
+    return _fwd_bwd(build_model(case, "torch"), x, train)
 
 
 def _graph_breaks(model, x, train) -> int:
@@ -54,7 +54,7 @@ def test_compile_fullgraph(dynamic, case, note):
     x = x_input((4, 6))
     flavours = ["relukit"] + (["convert"] if case.convertible and not dynamic else [])
     for flavour in flavours:
-        for train in (True, False) if flavour == "relukit" else (True,):
+        for train in (True, False) if flavour == "relukit" and not dynamic else (True,):
             model = build_model(case, flavour)
             assert _graph_breaks(model, x, train) == 0, (flavour, "train" if train else "no_grad")
             compiled = torch.compile(model, backend="aot_eager", fullgraph=True, dynamic=dynamic)
@@ -89,12 +89,12 @@ def test_compile_rrelu_training_fullgraph(note):
         assert bool((x.grad[~neg] == 1).all()), name
 
 
-INDUCTOR = ["prelu_6ch_neg", "gelu_bits4"]
+INDUCTOR = ["prelu_6ch_neg"]
 
 
 @pytest.mark.parametrize("case", case_params([BY_ID[i] for i in INDUCTOR], with_flavour=False))
 def test_compile_inductor(case, note):
-    """Two representative cases through inductor (slow on 2 cores), training forward+backward,
+    """A representative case through inductor (slow on 2 cores), training forward+backward,
     equal to eager torch within float32 rounding (inductor's own kernels)."""
     x = x_input((4, 6))
     flavour = "convert" if case.convertible else "relukit"

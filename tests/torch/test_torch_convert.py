@@ -130,9 +130,11 @@ def test_inplace_silu_with_bits_still_runs_and_gives_the_same_values():
     assert model[0].weight.grad is not None
 
 
-def test_exact_mode_gelu_still_saves_its_input():
+def test_converted_gelu_settles_on_the_output_and_one_bit():
     summary = convert(nn.Sequential(nn.GELU()))
-    assert summary.replaced[0].saved_bits_after == 32 == summary.replaced[0].saved_bits_before
+    assert summary.replaced[0].saved_bits_before == 32
+    assert summary.replaced[0].saved_bits_after == 1
+    assert summary.replaced[0].saves is None and "settles" in str(summary)
 
 
 def test_lean_activations_save_at_most_one_bit_beyond_the_output():

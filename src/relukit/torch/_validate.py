@@ -73,3 +73,12 @@ def saves(where: str, value, allowed: tuple[str, ...] = SAVES) -> str:
     if value not in allowed:
         raise ValueError(f"{where}: invalid saves={value!r}; valid values: {', '.join(allowed)}")
     return value
+
+
+def positive_int(where: str, name: str, value) -> int:
+    """A count such as PReLU's ``num_parameters``: an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int >= 1, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{where}: invalid {name}={value!r}; valid values: ints >= 1")
+    return int(value)

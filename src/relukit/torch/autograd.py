@@ -537,6 +537,62 @@ def _region_from_output(alpha: float, input_scale: float) -> bool:
     return alpha * input_scale >= 0
 
 
+# ----------------------------------------------------------------------------- inverted
+
+
+def _right_of_minimum(name: str, approximate: str) -> _MaskRule:
+    """alive (right branch) where x >= x*, the minimum of f, compared in x's dtype as
+    ``relukit.torch.inverse.branch_bits`` does (NaN: left, its gradient is NaN anyway)."""
+    from . import inverse
+
+    x_min = inverse.MINIMA[inverse.function_key(name, approximate)][0]
+
+    def write(x, out):
+        out.copy_(inverse.branch_bits(x, name, approximate))
+
+    # the Triton kernel compares in float32: x > the float32 below x* is x >= x* there
+    below = float(np.nextafter(np.float32(x_min), np.float32(-np.inf)))
+    return _MaskRule(write, True, (_tk.DEAD_UNLESS_GT, below, 0.0))
+
+
+class InvertedFunction(torch.autograd.Function):
+    """gelu (both forms), silu, mish with ``saves="output"``: the output and 1 bit per element
+    (which side of the minimum x is on); f' is recovered from them by inverting f
+    (``relukit.torch.inverse``). Nothing beyond the bit when the next layer keeps the output."""
+
+    @staticmethod
+    def forward(ctx, x, name: str, approximate: str, inplace: bool):
+        F = torch.nn.functional
+        ctx.perm = _dense_order(x)
+        packed = _pack_alive(x, _right_of_minimum(name, approximate), ctx.perm)
+        if inplace:
+            ctx.mark_dirty(x)
+        if name == "gelu":
+            y = F.gelu(x, approximate=approximate)
+        elif name == "silu":
+            y = F.silu(x, inplace=inplace)
+        else:
+            y = F.mish(x, inplace=inplace)
+        ctx.name, ctx.approximate = name, approximate
+        ctx.save_for_backward(y, packed)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        from . import inverse
+
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                f"relukit: double backward through {ctx.name}(saves='output') is not "
+                "supported: its f' is recovered from the output by an iteration. Use "
+                "saves='input' for higher derivatives."
+            )
+        y, packed = ctx.saved_tensors
+        right = _alive(packed, y, ctx.perm)
+        df = inverse.derivative_from_output(y, right, ctx.name, ctx.approximate)
+        return grad * df, None, None, None
+
+
 # ----------------------------------------------------------------------------- k-bit
 
 

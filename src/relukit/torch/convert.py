@@ -45,8 +45,6 @@ from .autograd import saved_tensor_bytes
 __all__ = ["convert", "ConversionSummary", "Replacement", "Skipped"]
 
 _QUANTISABLE = ("gelu", "silu", "mish")
-#: Modules that settle ``saves`` on their first training step (relukit.torch.modules).
-_SETTLES = ("elu", "celu", "selu", "prelu")
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,11 @@ class Replacement:
     forward: str  # "bitwise" or "rounding"
     saved_bits_before: float | None
     saved_bits_after: float | None
+    #: What the backward keeps ("mask", "output", "input"), or None: settled on the first
+    #: training step (see relukit.torch.modules); "" for modules without a choice.
+    saves: str | None = ""
+    #: Why the planner chose ``saves`` (convert with example inputs).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ class ConversionSummary:
     skipped: list[Skipped] = field(default_factory=list)
     #: The model has no activation modules at all (it calls activations as functions).
     no_activation_modules: bool = False
+    #: Saved-for-backward bytes of one training forward of the example inputs, before and
+    #: after conversion (parameters excluded); None without example inputs.
+    saved_bytes_before: int | None = None
+    saved_bytes_after: int | None = None
 
     @property
     def num_replaced(self) -> int:
@@ -190,14 +197,13 @@ class ConversionSummary:
             )
         elif not self.replaced and not self.skipped:
             out.append("include/exclude left no activation module to convert.")
-        settling = sorted({r.new_class.rsplit(".", 1)[-1] for r in self.replaced
-                           if r.activation in _SETTLES})
-        if settling:
+        if any(r.saves is None for r in self.replaced):
             out.append(
-                f"{', '.join(settling)} keep their output for backward (after: 0 bits) once "
-                "settled: the first training step runs torch's op and watches the output; "
-                "if later code modifies it in place (Dropout(inplace=True), y += residual), "
-                "the module keeps the input instead, as torch does (module.saves tells which)."
+                "'settles': the module keeps its output for backward (the 'after' column) once "
+                "its first training step has run torch's op and seen that nothing modifies the "
+                "output in place; if something does (Dropout(inplace=True), y += residual), it "
+                "keeps a mask or the input instead (module.saves tells which). Pass "
+                "example_inputs= to decide now."
             )
         return out
 
@@ -207,19 +213,35 @@ class ConversionSummary:
         lines = [head]
         if self.replaced:
             lines.append(f"bits per element saved for backward beyond the output ({self.dtype}):")
-            rows = [("module", "old class", "new class", "bits", "before", "after", "forward")]
+            rows = [("module", "old class", "new class", "bits", "saves", "before", "after",
+                     "forward")]
             for r in self.replaced:
                 rows.append((r.name, r.old_class.rsplit(".", 1)[-1], r.new_class,
                              "exact" if r.bits is None else str(r.bits),
+                             "settles" if r.saves is None else (r.saves or "-"),
                              _fmt_bits(r.saved_bits_before), _fmt_bits(r.saved_bits_after),
                              r.forward))
             lines.extend(_table(rows))
+            reasons = [(r.name, r.saves or "", r.reason) for r in self.replaced if r.reason]
+            if reasons:
+                lines.append("why (one training forward of the example inputs):")
+                lines.extend(_table([("module", "saves", "reason")] + reasons))
+        if self.saved_bytes_before is not None and self.saved_bytes_after is not None:
+            before, after = self.saved_bytes_before, self.saved_bytes_after
+            change = f" ({(after - before) / before:+.1%})" if before else ""
+            lines.append(f"saved for backward: {_mib(before)} -> {_mib(after)}{change}")
         if self.skipped:
             lines.append("left alone:")
             lines.extend(_table([("module", "class", "reason")]
                                 + [(s.name, s.old_class, s.reason) for s in self.skipped]))
         lines.extend(self.notes())
         return "\n".join(lines)
+
+
+def _mib(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:.2f} MiB"
+    return f"{n / 2**10:.1f} KiB"
 
 
 def _fmt_bits(v: float | None) -> str:
@@ -242,8 +264,19 @@ def convert(
     bits: int | None = None,
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
+    *,
+    example_inputs: tuple | None = None,
+    example_kwargs: dict | None = None,
 ) -> ConversionSummary:
     """Replace, in place, ``model``'s activation modules by relukit's lean equivalents.
+
+    What each new module keeps for backward (its ``saves``): with ``example_inputs`` (a tuple
+    of positional arguments for ``model``) and/or ``example_kwargs``, one training-mode
+    forward under saved-tensor hooks picks per site the cheapest exact mode and says why
+    (``relukit.torch.planner``), and the summary gives the model's saved bytes before and
+    after. Without them every module settles on its first training step: it keeps its output
+    (free when the next layer keeps it, as a Linear does) unless that output is modified in
+    place later, in which case it keeps a mask or the input (``relukit.torch.modules``).
 
     ``bits`` (None or 1..8) applies to gelu, silu and mish only: None keeps their exact
     gradient (the input is saved, as torch does); k saves a k-bit code of the derivative (see
@@ -264,6 +297,16 @@ def convert(
     bits = _check_bits(bits)
     include_patterns = _check_patterns("include", include)
     exclude_patterns = _check_patterns("exclude", exclude)
+    planning = example_inputs is not None or example_kwargs is not None
+    if example_inputs is not None and not isinstance(example_inputs, tuple):
+        raise TypeError(
+            f"example_inputs must be a tuple of positional arguments for the model, got "
+            f"{type(example_inputs).__name__} (wrap a single tensor: (x,))")
+    if example_kwargs is not None and not isinstance(example_kwargs, dict):
+        raise TypeError(
+            f"example_kwargs must be a dict of keyword arguments for the model, got "
+            f"{type(example_kwargs).__name__}")
+    inputs, kwargs = example_inputs or (), example_kwargs or {}
 
     from .. import torch as relukit_torch
 
@@ -271,6 +314,8 @@ def convert(
     dtype = ref.dtype if ref is not None else torch.get_default_dtype()
     device = ref.device if ref is not None else torch.device("cpu")
     summary = ConversionSummary(type(model).__name__, str(dtype).replace("torch.", ""))
+    if planning:
+        summary.saved_bytes_before = _model_saved_bytes(model, inputs, kwargs)
 
     seen_activation = False
     done: dict[int, tuple[nn.Module, Replacement]] = {}
@@ -308,6 +353,8 @@ def convert(
                 continue
             new, exact = _build(child, spec, new_cls, bits)
             new.to(device=_device_of(child, device))
+            if getattr(new, "_modes", ()) and getattr(new, "bits", None) is None:
+                new._init_saves(None)  # settles on its first training step (or the planner)
             before = _saved_bits(child, dtype)
             after = _saved_bits(new, dtype)
             setattr(parent, child_name, new)
@@ -328,7 +375,43 @@ def convert(
             "relukit.torch's module directly"))
         seen_activation = True
     summary.no_activation_modules = not seen_activation
+    modules = {id(m): (e.name, m) for m, e in done.values()}
+    if planning:
+        from .planner import plan
+
+        plans = {p.name: p for p in plan(model, list(modules.values()), inputs, kwargs)}
+        summary.saved_bytes_after = _model_saved_bytes(model, inputs, kwargs)
+    else:
+        plans = {}
+    by_name = {name: m for name, m in modules.values()}
+    for i, r in enumerate(summary.replaced):
+        owner = next((m for m, e in done.values() if e.name == r.name), None)
+        m = by_name.get(r.name, owner)
+        chosen = plans.get(r.name)
+        after = r.saved_bits_after if chosen is None or m is None else _saved_bits(m, dtype)
+        summary.replaced[i] = dataclasses.replace(
+            r, saves=getattr(m, "saves", "") if getattr(m, "_modes", ()) else "",
+            reason=chosen.reason if chosen else "", saved_bits_after=after)
     return summary
+
+
+def _model_saved_bytes(model: nn.Module, inputs: tuple, kwargs: dict) -> int:
+    """Saved-for-backward bytes of one training forward (parameters and buffers excluded),
+    with the RNG forked and buffers restored, so the model and the random stream are as
+    before."""
+    was_training = model.training
+    buffers = {k: b.clone() for k, b in model.named_buffers()}
+    try:
+        model.train()
+        with torch.random.fork_rng(devices=[]):
+            return saved_tensor_bytes(lambda: model(*inputs, **kwargs),
+                                      exclude=[*model.parameters(), *model.buffers()])
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for k, b in model.named_buffers():
+                if k in buffers:
+                    b.copy_(buffers[k])
 
 
 def _check_bits(bits):

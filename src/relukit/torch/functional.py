@@ -244,7 +244,8 @@ def rrelu(
     training = _validate.flag("rrelu", "training", training)
     p = _bind("rrelu", lower=lower, upper=upper, training=training)
     lo, hi = float(p["lower"]), float(p["upper"])
-    if not _ag.use_lean(x):
+    # torch's eval-mode rrelu returns a contiguous output for any layout: its op there
+    if not _ag.use_lean(x) or not (training or x.is_contiguous()):
         return F.rrelu(x, lo, hi, training, inplace)
     if training:
         return _ag.RReLUTrainFunction.apply(x, lo, hi, inplace)
@@ -341,39 +342,58 @@ def _check_bits(name: str, bits) -> int | None:
     return _validate.bits(name, bits)
 
 
-def _smooth(name: str, x, approximate: str, bits, inplace: bool, torch_fn):
+def _smooth(name: str, x, approximate: str, bits, inplace: bool, saves, torch_fn):
     _check_tensor(name, x)
     _check_bits(name, bits)
-    if bits is None or not _ag.use_lean(x):
+    saves = _validate.saves(name, saves)
+    if not _ag.use_lean(x) or (bits is None and saves == "input"):
         return torch_fn()
+    if bits is None:
+        return _ag.InvertedFunction.apply(x, name, approximate, inplace)
     if inplace:
         raise ValueError(f"{name}: inplace=True is supported only with bits=None")
     boundaries, codes, levels = _codebook_tensors(name, approximate, bits, x.device)
     return _ag.KBitFunction.apply(x, name, approximate, boundaries, codes, levels, bits)
 
 
-def gelu(x: torch.Tensor, approximate: str = _GELU["approximate"], bits: int | None = None):
-    """x * Phi(x) (or its tanh form). ``bits=k`` saves a k-bit code of f' instead of x."""
+_SMOOTH_SAVES = """``saves="input"`` (default): torch's op, which keeps the input;
+    ``saves="output"``: keeps the output and 1 bit per element (the side of f's minimum) and
+    recovers f' from them (``relukit.torch.inverse``; error bounds in its tests), nothing more
+    when the next layer keeps the output; ``bits=k`` (1..8): a k-bit code of f' instead
+    (approximate), whatever ``saves`` says."""
+
+
+def gelu(x: torch.Tensor, approximate: str = _GELU["approximate"], bits: int | None = None,
+         *, saves: str = "input") -> torch.Tensor:
+    """x * Phi(x) (or its tanh form)."""
     if _tracing():
         return F.gelu(x, approximate=approximate)
     approx = _bind("gelu", approximate=approximate)["approximate"]
-    return _smooth("gelu", x, approx, bits, False, lambda: F.gelu(x, approximate=approx))
+    return _smooth("gelu", x, approx, bits, False, saves, lambda: F.gelu(x, approximate=approx))
 
 
-def silu(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
-    """x * sigmoid(x). ``bits=k`` saves a k-bit code of f' instead of x."""
+def silu(x: torch.Tensor, bits: int | None = None, inplace: bool = False, *,
+         saves: str = "input") -> torch.Tensor:
+    """x * sigmoid(x)."""
     if _tracing():
         return F.silu(x, inplace)
     inplace = _check_inplace("silu", inplace)
-    return _smooth("silu", x, "none", bits, inplace, lambda: F.silu(x, inplace=inplace))
+    return _smooth("silu", x, "none", bits, inplace, saves,
+                   lambda: F.silu(x, inplace=inplace))
 
 
-def mish(x: torch.Tensor, bits: int | None = None, inplace: bool = False) -> torch.Tensor:
-    """x * tanh(softplus(x)). ``bits=k`` saves a k-bit code of f' instead of x."""
+def mish(x: torch.Tensor, bits: int | None = None, inplace: bool = False, *,
+         saves: str = "input") -> torch.Tensor:
+    """x * tanh(softplus(x))."""
     if _tracing():
         return F.mish(x, inplace)
     inplace = _check_inplace("mish", inplace)
-    return _smooth("mish", x, "none", bits, inplace, lambda: F.mish(x, inplace=inplace))
+    return _smooth("mish", x, "none", bits, inplace, saves,
+                   lambda: F.mish(x, inplace=inplace))
+
+
+for _fn in (gelu, silu, mish):
+    _fn.__doc__ = f"{_fn.__doc__}\n\n    {_SMOOTH_SAVES}\n    "
 
 
 def softplus(

@@ -9,12 +9,15 @@ deployment, where nothing is saved for backward); everywhere else the Python for
 and it falls back to torch's op by itself where the lean path does not apply (see
 ``relukit.torch.autograd.use_lean``).
 
-ELU, CELU, SELU and PReLU keep their *output* for backward, where torch keeps the input. Code
-that modifies that output in place afterwards (``Dropout(inplace=True)``, ``y += residual``)
-would invalidate it, so these modules take ``saves=``: ``"output"``, ``"input"`` (torch's op),
-or None (the default): the first training call runs torch's op and watches the output; when
-its backward comes, an output still alive and unmodified settles the module on
-``"output"``, anything else on ``"input"``. One step at torch's memory, never a crash.
+What the backward keeps is each module's ``saves``: "mask" (1 bit per element, the
+piecewise-linear ones), "output" (f' recovered from the output, which the next layer usually
+keeps anyway) or "input" (torch's op). Keeping the output is only safe if nothing modifies it
+in place afterwards (``Dropout(inplace=True)``, ``y += residual``), so ``saves=None`` settles
+the mode on the first training call: that call runs torch's op and watches the output; when
+its backward comes, an unmodified output settles the module on "output", a modified one on
+its safe mode ("mask" for the piecewise-linear ones, else "input"). One step at torch's
+memory, never a crash. ELU, CELU, SELU and PReLU default to None; ``convert()`` sets None (or
+its planner's choice) on every module it creates.
 """
 
 from __future__ import annotations
@@ -33,124 +36,6 @@ def _dtype_bits(dtype: torch.dtype) -> int:
     return torch.finfo(dtype).bits
 
 
-class _Lean:
-    # relukit's own attributes, not for torch.jit.script (which runs torch's op)
-    __jit_ignored_attributes__ = ["saves", "bits", "_probed", "_watched", "catalogue_name",
-                                  "_saved_bits"]
-    catalogue_name: str = ""
-    #: Bits per element kept beyond the output when it does not depend on the dtype.
-    _saved_bits: float = 1.0
-
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        """Bits per input element the backward keeps beyond the output, for ``dtype``."""
-        return self._saved_bits
-
-
-class _Piecewise(_Lean):
-    """relu, leaky_relu, relu6, hardtanh: ``saves="mask"`` (1 bit per element, the default),
-    ``"output"`` (the output only: free when the next layer keeps it, as Linear does) or
-    ``"input"`` (torch's op)."""
-
-    saves: str = "mask"
-
-    def _init_saves(self, saves) -> None:
-        self.saves = _validate.saves(type(self).__name__, saves, _validate.SAVES_PIECEWISE)
-
-    def extra_repr(self) -> str:
-        base = super().extra_repr()  # type: ignore[misc]
-        if self.saves == "mask":
-            return base
-        return ", ".join(s for s in (base, f"saves={self.saves!r}") if s)
-
-
-class ReLU(_Piecewise, nn.ReLU):
-    catalogue_name = "relu"
-
-    def __init__(self, inplace: bool = False, *, saves: str = "mask") -> None:
-        super().__init__(inplace)
-        self._init_saves(saves)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return nn.functional.relu(input, self.inplace)
-        return self._lean(input)
-
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.relu(input, self.inplace, saves=self.saves)
-
-
-class LeakyReLU(_Piecewise, nn.LeakyReLU):
-    catalogue_name = "leaky_relu"
-
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *,
-                 saves: str = "mask") -> None:
-        super().__init__(negative_slope, inplace)
-        self._init_saves(saves)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return nn.functional.leaky_relu(input, self.negative_slope, self.inplace)
-        return self._lean(input)
-
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(input, self.negative_slope, self.inplace, saves=self.saves)
-
-
-class ReLU6(_Piecewise, nn.ReLU6):
-    catalogue_name = "relu6"
-
-    def __init__(self, inplace: bool = False, *, saves: str = "mask") -> None:
-        super().__init__(inplace)
-        self._init_saves(saves)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return nn.functional.hardtanh(input, 0.0, 6.0, self.inplace)
-        return self._lean(input)
-
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.relu6(input, self.inplace, saves=self.saves)
-
-
-class Hardtanh(_Piecewise, nn.Hardtanh):
-    catalogue_name = "hardtanh"
-
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
-                 min_value: float | None = None, max_value: float | None = None, *,
-                 saves: str = "mask") -> None:
-        super().__init__(min_val, max_val, inplace, min_value, max_value)
-        self._init_saves(saves)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return nn.functional.hardtanh(input, float(self.min_val), float(self.max_val),
-                                          self.inplace)
-        return self._lean(input)
-
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace, saves=self.saves)
-
-
-class RReLU(_Lean, nn.RReLU):
-    """Random slopes in training; 1 bit per element plus the generator state per call."""
-
-    catalogue_name = "rrelu"
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if torch.jit.is_scripting():
-            return nn.functional.rrelu(input, self.lower, self.upper, self.training,
-                                       self.inplace)
-        return self._lean(input)
-
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
-
-
 class _Watched:
     __slots__ = ("output", "version", "__weakref__")
 
@@ -162,21 +47,55 @@ class _Watched:
 _MAX_WATCHED = 4
 
 
-class _KeepsOutput(_Lean):
-    """ELU/CELU/SELU/PReLU: the lean backward keeps the output (see the module docstring)."""
-
-    #: "output", "input", or None: decided by the first training call.
+class _Lean:
+    # relukit's own attributes, not for torch.jit.script (which runs torch's op)
+    __jit_ignored_attributes__ = ["saves", "bits", "_probed", "_watched", "catalogue_name",
+                                  "_saved_bits", "_modes", "_safe_mode", "_auto",
+                                  "_inplace_keeps_output"]
+    catalogue_name: str = ""
+    #: Bits per element kept beyond the output when it does not depend on the dtype.
+    _saved_bits: float = 1.0
+    #: The ``saves`` modes the module takes (empty: none, it always runs one way).
+    _modes: tuple[str, ...] = ()
+    #: The mode a settling module falls back to when its output is modified in place.
+    _safe_mode: str = "input"
+    #: "mask", "output", "input", or None: settled by the first training call.
     saves: str | None = None
+    #: True when ``saves`` was left to the module (None at construction, or by convert).
+    _auto: bool = False
+    #: Does torch's in-place op keep its output (so that in place, "output" is torch's way)?
+    _inplace_keeps_output: bool = True
+
+    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
+        """Bits per input element the backward keeps beyond the output, for ``dtype``."""
+        return self._saved_bits
 
     def _init_saves(self, saves) -> None:
-        self.saves = None if saves is None else _validate.saves(type(self).__name__, saves)
+        self.saves = None if saves is None else _validate.saves(
+            type(self).__name__, saves, self._modes)
+        self._auto = saves is None
         self._probed: str | None = None
 
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.jit.unused
+    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+        mode = self._mode(input, *self.parameters())  # type: ignore[attr-defined]
+        if mode is None:
+            return self._watch(self._call(input, "input"))
+        return self._call(input, mode)
+
+    def _output_mode_ok(self) -> bool:
+        return True
+
     def _mode(self, input: torch.Tensor, *others: torch.Tensor) -> str | None:
-        """"output"/"input", or None: run torch's op and watch the output (the probe)."""
+        """The mode for this call, or None: run torch's op and watch the output."""
         if self.saves is not None:
             return self.saves
-        if getattr(self, "inplace", False):
+        if not self._output_mode_ok():
+            return self._safe_mode
+        if getattr(self, "inplace", False) and self._inplace_keeps_output:
             return "output"  # torch's in-place op keeps the output too
         probed = self.__dict__.get("_probed")
         # settle only outside backward: a checkpoint's recomputation must repeat the probe
@@ -190,7 +109,7 @@ class _KeepsOutput(_Lean):
 
     def _watch(self, output: torch.Tensor) -> torch.Tensor:
         """Keep ``output`` (this one step) and, when backward reaches its node, settle on
-        "output" if it is unmodified, on "input" if anything wrote to it in place."""
+        "output" if it is unmodified, on the safe mode if anything wrote to it in place."""
         node = output.grad_fn
         if node is None:
             return output
@@ -206,7 +125,7 @@ class _KeepsOutput(_Lean):
             if m is None or h is None:
                 return None
             if h.output._version != h.version:
-                m._probed = "input"
+                m._probed = m._safe_mode
             elif m.__dict__.get("_probed") is None:
                 m._probed = "output"
             m.__dict__["_watched"] = [w for w in m._watched if w is not h]
@@ -215,20 +134,133 @@ class _KeepsOutput(_Lean):
         node.register_prehook(settle)
         return output
 
+    def _default_saves(self) -> str | None:
+        return None
+
     def extra_repr(self) -> str:
         base = super().extra_repr()  # type: ignore[misc]
-        if self.saves is None:
+        if not self._modes or self.saves == self._default_saves():
             return base
         return ", ".join(s for s in (base, f"saves={self.saves!r}") if s)
 
 
-class PReLU(_KeepsOutput, nn.PReLU):
-    """Learned slope(s), state_dict key ``weight`` as torch.nn.PReLU."""
+class _Piecewise(_Lean):
+    """relu, leaky_relu, relu6, hardtanh: ``saves="mask"`` (1 bit per element, the default),
+    ``"output"`` (the output only: free when the next layer keeps it, as Linear does),
+    ``"input"`` (torch's op) or None (settle on the first training call)."""
+
+    _modes = _validate.SAVES_PIECEWISE
+    _safe_mode = "mask"
+
+    def _default_saves(self) -> str | None:
+        return "mask"
+
+
+class ReLU(_Piecewise, nn.ReLU):
+    catalogue_name = "relu"
+
+    def __init__(self, inplace: bool = False, *, saves: str | None = "mask") -> None:
+        super().__init__(inplace)
+        self._init_saves(saves)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.relu(input, self.inplace)
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.relu(input, self.inplace, saves=saves)
+
+
+class LeakyReLU(_Piecewise, nn.LeakyReLU):
+    catalogue_name = "leaky_relu"
+
+    def _output_mode_ok(self) -> bool:
+        return float(_validate.real(self.negative_slope)) >= 0
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *,
+                 saves: str | None = "mask") -> None:
+        F._bind("leaky_relu", negative_slope=negative_slope)
+        super().__init__(negative_slope, inplace)
+        self._init_saves(saves)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.leaky_relu(input, self.negative_slope, self.inplace)
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.leaky_relu(input, self.negative_slope, self.inplace, saves=saves)
+
+
+class ReLU6(_Piecewise, nn.ReLU6):
+    catalogue_name = "relu6"
+
+    def __init__(self, inplace: bool = False, *, saves: str | None = "mask") -> None:
+        super().__init__(inplace)
+        self._init_saves(saves)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.hardtanh(input, 0.0, 6.0, self.inplace)
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        # torch.nn.ReLU6 calls hardtanh(0, 6): the same op in traced graphs
+        return F.hardtanh(input, 0.0, 6.0, self.inplace, saves=saves)
+
+
+class Hardtanh(_Piecewise, nn.Hardtanh):
+    catalogue_name = "hardtanh"
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None, *,
+                 saves: str | None = "mask") -> None:
+        F._bind("hardtanh", min_val=min_val if min_value is None else min_value,
+                max_val=max_val if max_value is None else max_value)
+        super().__init__(min_val, max_val, inplace, min_value, max_value)
+        self._init_saves(saves)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.hardtanh(input, float(self.min_val), float(self.max_val),
+                                          self.inplace)
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace, saves=saves)
+
+
+class RReLU(_Lean, nn.RReLU):
+    """Random slopes in training; 1 bit per element plus the generator state per call."""
+
+    catalogue_name = "rrelu"
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        F._bind("rrelu", lower=lower, upper=upper)
+        super().__init__(lower, upper, inplace)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return nn.functional.rrelu(input, self.lower, self.upper, self.training,
+                                       self.inplace)
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+
+class PReLU(_Lean, nn.PReLU):
+    """Learned slope(s), state_dict key ``weight`` as torch.nn.PReLU. ``saves``: "output"
+    (with every weight > 0 nothing beyond the output), "input" (torch's op) or None."""
 
     catalogue_name = "prelu"
+    _modes = _validate.SAVES
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None,
                  *, saves: str | None = None) -> None:
+        _validate.positive_int("PReLU", "num_parameters", num_parameters)
         super().__init__(num_parameters, init, device=device, dtype=dtype)
         self._init_saves(saves)
 
@@ -237,12 +269,8 @@ class PReLU(_KeepsOutput, nn.PReLU):
             return nn.functional.prelu(input, self.weight)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        mode = self._mode(input, self.weight)
-        if mode is None:
-            return self._watch(nn.functional.prelu(input, self.weight))
-        return F.prelu(input, self.weight, saves=mode)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.prelu(input, self.weight, saves=saves)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
         # weights > 0: the output alone; else 1 bit, and the input when a weight is 0
@@ -261,6 +289,8 @@ class CReLU(_Lean, nn.Module):
 
     def __init__(self, dim: int = 1) -> None:
         super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"CReLU: dim must be an int, got {dim!r}")
         self.dim = dim
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -270,19 +300,26 @@ class CReLU(_Lean, nn.Module):
             return torch.cat((torch.relu(input), torch.relu(-input)), self.dim)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.crelu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class ELU(_KeepsOutput, nn.ELU):
+class _ELUFamily(_Lean):
+    """ELU, CELU, SELU: ``saves`` "output" (f' from the output, nothing more), "input"
+    (torch's op) or None (the default: settle on the first training call)."""
+
+    _modes = _validate.SAVES
+
+
+class ELU(_ELUFamily, nn.ELU):
     catalogue_name = "elu"
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
                  saves: str | None = None) -> None:
+        F._bind("elu", alpha=alpha)
         super().__init__(alpha, inplace)
         self._init_saves(saves)
 
@@ -291,23 +328,20 @@ class ELU(_KeepsOutput, nn.ELU):
             return nn.functional.elu(input, self.alpha, self.inplace)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        mode = self._mode(input)
-        if mode is None:
-            return self._watch(F.elu(input, self.alpha, False, saves="input"))
-        return F.elu(input, self.alpha, self.inplace, saves=mode)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.elu(input, self.alpha, self.inplace, saves=saves)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
         return 0.0 if self.alpha >= 0 else 1.0
 
 
-class CELU(_KeepsOutput, nn.CELU):
+class CELU(_ELUFamily, nn.CELU):
     catalogue_name = "celu"
     _saved_bits = 0.0
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
                  saves: str | None = None) -> None:
+        F._bind("celu", alpha=alpha)
         super().__init__(alpha, inplace)
         self._init_saves(saves)
 
@@ -316,15 +350,11 @@ class CELU(_KeepsOutput, nn.CELU):
             return nn.functional.celu(input, self.alpha, self.inplace)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        mode = self._mode(input)
-        if mode is None:
-            return self._watch(F.celu(input, self.alpha, False, saves="input"))
-        return F.celu(input, self.alpha, self.inplace, saves=mode)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.celu(input, self.alpha, self.inplace, saves=saves)
 
 
-class SELU(_KeepsOutput, nn.SELU):
+class SELU(_ELUFamily, nn.SELU):
     catalogue_name = "selu"
     _saved_bits = 0.0
 
@@ -337,100 +367,119 @@ class SELU(_KeepsOutput, nn.SELU):
             return nn.functional.selu(input, self.inplace)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        mode = self._mode(input)
-        if mode is None:
-            return self._watch(F.selu(input, False, saves="input"))
-        return F.selu(input, self.inplace, saves=mode)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.selu(input, self.inplace, saves=saves)
 
 
-class _KBit(_Lean):
-    bits: int | None
+class _Smooth(_Lean):
+    """GELU, SiLU, Mish: ``saves`` "input" (torch's behaviour, the default), "output" (the
+    output and 1 bit for the side of the minimum; f' recovered by inverting f) or None
+    (settle); ``bits=k`` (1..8) keeps a k-bit code of f' instead (approximate)."""
+
+    _modes = _validate.SAVES
+    _inplace_keeps_output = False
+    bits: int | None = None
+
+    def _default_saves(self) -> str | None:
+        return "input"
+
+    def _half_safe(self, input: torch.Tensor, saves: str) -> str:
+        # a settled module keeps the input in float16/bfloat16, as torch: f' recovered from a
+        # half output is off by more than the half gradient's rounding (saves="output" given
+        # explicitly is honoured; its error is in relukit.torch.inverse's tests)
+        if saves == "output" and self._auto and input.dtype in (torch.float16, torch.bfloat16):
+            return "input"
+        return saves
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        return float(self.bits) if self.bits is not None else float(_dtype_bits(dtype))
+        if self.bits is not None:
+            return float(self.bits)
+        return 1.0 if self.saves == "output" else float(_dtype_bits(dtype))
+
+    def _extra(self) -> str:
+        return f"bits={self.bits}" if self.bits is not None else ""
 
 
-class GELU(_KBit, nn.GELU):
-    """GELU; ``bits=k`` (1..8) keeps a k-bit code of the derivative instead of the input."""
-
+class GELU(_Smooth, nn.GELU):
     catalogue_name = "gelu"
 
-    def __init__(self, approximate: str = "none", bits: int | None = None) -> None:
+    def __init__(self, approximate: str = "none", bits: int | None = None, *,
+                 saves: str | None = "input") -> None:
+        F._bind("gelu", approximate=approximate)
         super().__init__(approximate=approximate)
         self.bits = _validate.bits("GELU", bits)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return nn.functional.gelu(input, approximate=self.approximate)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.gelu(input, approximate=self.approximate, bits=self.bits)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.gelu(input, approximate=self.approximate, bits=self.bits,
+                      saves=self._half_safe(input, saves))
 
     def extra_repr(self) -> str:
-        extra = f", bits={self.bits}" if self.bits is not None else ""
-        return super().extra_repr() + extra
+        return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
 
 
-class SiLU(_KBit, nn.SiLU):
-    """SiLU; ``bits=k`` (1..8) keeps a k-bit code of the derivative instead of the input."""
-
+class SiLU(_Smooth, nn.SiLU):
     catalogue_name = "silu"
 
-    def __init__(self, inplace: bool = False, bits: int | None = None) -> None:
+    def __init__(self, inplace: bool = False, bits: int | None = None, *,
+                 saves: str | None = "input") -> None:
         super().__init__(inplace=inplace)
         self.bits = _validate.bits("SiLU", bits)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return nn.functional.silu(input, self.inplace)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.silu(input, bits=self.bits, inplace=self.inplace)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.silu(input, bits=self.bits, inplace=self.inplace,
+                      saves=self._half_safe(input, saves))
 
     def extra_repr(self) -> str:
-        extra = f"bits={self.bits}" if self.bits is not None else ""
-        return ", ".join(s for s in (super().extra_repr(), extra) if s)
+        return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
 
 
-class Mish(_KBit, nn.Mish):
-    """Mish; ``bits=k`` (1..8) keeps a k-bit code of the derivative instead of the input."""
-
+class Mish(_Smooth, nn.Mish):
     catalogue_name = "mish"
 
-    def __init__(self, inplace: bool = False, bits: int | None = None) -> None:
+    def __init__(self, inplace: bool = False, bits: int | None = None, *,
+                 saves: str | None = "input") -> None:
         super().__init__(inplace=inplace)
         self.bits = _validate.bits("Mish", bits)
+        self._init_saves(saves)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return nn.functional.mish(input, self.inplace)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        return F.mish(input, bits=self.bits, inplace=self.inplace)
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return F.mish(input, bits=self.bits, inplace=self.inplace,
+                      saves=self._half_safe(input, saves))
 
     def extra_repr(self) -> str:
-        extra = f"bits={self.bits}" if self.bits is not None else ""
-        return ", ".join(s for s in (super().extra_repr(), extra) if s)
+        return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
 
 
 class Softplus(_Lean, nn.Softplus):
     catalogue_name = "softplus"
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        F._bind("softplus", beta=beta, threshold=threshold)
+        super().__init__(beta, threshold)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
             return nn.functional.softplus(input, self.beta, self.threshold)
         return self._lean(input)
 
-    @torch.jit.unused
-    def _lean(self, input: torch.Tensor) -> torch.Tensor:
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
     def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
