@@ -55,10 +55,14 @@ class Atlas(Section):
             sliders = []
             for p, (lo, hi, step) in params.items():
                 v = float(defaults[p])
+                # a range input snaps its value to min + k * step: a default off that grid
+                # (RReLU's 1/3) would be drawn as another function, so such a slider is free
+                on_grid = abs(lo + round((v - lo) / step) * step - v) < 1e-12
+                step_attr = step if on_grid else "any"
                 sliders.append(
                     f"<label>{p} = <output id='explore-{name}-{p}-value'>{v:g}</output>"
                     f"<input type='range' id='explore-{name}-{p}' data-param='{p}' "
-                    f"min='{lo}' max='{hi}' step='{step}' value='{v}'></label>")
+                    f"min='{lo}' max='{hi}' step='{step_attr}' value='{v}'></label>")
             blocks.append(
                 f"<div class='explorer' data-act='{name}'><h4>{act.title}: "
                 f"<code>{act.formula}</code></h4>{''.join(sliders)}"
