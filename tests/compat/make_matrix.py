@@ -165,10 +165,64 @@ def render(cells, other) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Column groups of the README's one-table summary.
+GROUPS = [
+    ("torch.func, forward AD, batched grads",
+     ("grad", "vjp", "jacrev", "hessian", "vmap", "per_sample", "forward_ad", "func_jvp",
+      "batched_grad", "jacobian_vectorize")),
+    ("export, ONNX (onnxruntime)", ("export_eval", "export_train", "onnx_dynamo", "onnx_legacy")),
+    ("jit script, trace", ("jit_script", "jit_trace")),
+    ("compile fullgraph, dynamic, inductor", ("compile_static", "compile_dynamic", "inductor")),
+    ("meta, autocast, fp16, bf16, channels_last",
+     ("meta", "autocast", "fp16", "bf16", "channels_last")),
+    ("checkpoint, DDP, FSDP2", ("ckpt_reentrant", "ckpt_non_reentrant", "ddp", "fsdp2")),
+]
+README_START, README_END = "<!-- compat:start -->", "<!-- compat:end -->"
+
+
+def render_summary(cells) -> str:
+    """One row per module, one column per group: tests passed / run (details in the doc)."""
+    lines = ["| module | " + " | ".join(g for g, _ in GROUPS) + " |",
+             "|---|" + "---:|" * len(GROUPS)]
+    fallback = False
+    for row in ROWS:
+        out = []
+        for _, keys in GROUPS:
+            group = [cells[(row, k)] for k in keys if (row, k) in cells]
+            n = sum(c["n"] for c in group)
+            failed = sum(len(c["fail"]) for c in group)
+            mark = ""
+            if any(note.startswith("fallback") for c in group for note in c["notes"]):
+                mark, fallback = " †", True
+            out.append("-" if n == 0 else
+                       f"{n - failed}/{n}{mark}" if not failed else f"**{n - failed}/{n}**{mark}")
+        lines.append(f"| {row} | " + " | ".join(out) + " |")
+    note = ("Tests passed / run per module and group, each comparing relukit's module (put in "
+            "directly, and after `convert()`) with torch's; generated with the full matrix in "
+            "[docs/compatibility.md](docs/compatibility.md) by `tests/compat/make_matrix.py`.")
+    if fallback:
+        note += " †: `bits=k` runs torch's exact op there (no k-bit code under that transform)."
+    return note + "\n\n" + "\n".join(lines)
+
+
+def write_readme_summary(cells, readme: Path) -> bool:
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + render_summary(cells) + "\n" + README_END
+                      + tail)
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--junit", help="parse this junit xml instead of running the suite")
     ap.add_argument("--out", default=str(ROOT / "docs" / "compatibility.md"))
+    ap.add_argument("--readme", default=str(ROOT / "README.md"),
+                    help="write the one-table summary between the compat markers of this file "
+                         "('' for none)")
     ap.add_argument("--failures", action="store_true", help="print the failing tests")
     args = ap.parse_args(argv)
     junit = args.junit
@@ -177,6 +231,8 @@ def main(argv=None) -> int:
         run_suite(junit)
     cells, other = parse(junit)
     Path(args.out).write_text(render(cells, other))
+    if args.readme and write_readme_summary(cells, Path(args.readme)):
+        print(f"updated the summary in {args.readme}")
     if args.failures:
         for c in cells.values():
             for n, m in c["fail"]:
