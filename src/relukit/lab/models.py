@@ -50,7 +50,7 @@ def lab_activations() -> list[str]:
     return sorted(torch_nn_classes())
 
 
-def init_linear(layer: nn.Module, activation: str, bias: float = 0.0) -> None:
+def init_linear(layer: nn.Linear | nn.Conv2d, activation: str, bias: float = 0.0) -> None:
     """The usual init per family: Glorot for sigmoid/tanh, LeCun for SELU, He otherwise."""
     fan_in = layer.weight[0].numel()
     if activation in ("sigmoid", "tanh"):
@@ -59,7 +59,8 @@ def init_linear(layer: nn.Module, activation: str, bias: float = 0.0) -> None:
         nn.init.normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
     else:
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-    nn.init.constant_(layer.bias, bias)
+    if layer.bias is not None:
+        nn.init.constant_(layer.bias, bias)
 
 
 def mlp(

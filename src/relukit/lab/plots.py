@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -252,9 +253,9 @@ def _hex(i: int) -> str:
 
 
 def _mpl_series(ax, series: Mapping[str, Series], order: Mapping[str, int]) -> None:
-    for name, (xs, ys, spread) in series.items():
+    for name, (x_values, y_values, spread) in series.items():
         i = order[name]
-        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+        xs, ys = np.asarray(x_values, float), np.asarray(y_values, float)
         st = _style(i)
         ax.plot(xs, ys, label=name, lw=1.7, markersize=4,
                 markevery=max(1, len(xs) // 8), alpha=0.9, **st)
@@ -309,7 +310,7 @@ def lines_figure(path: Path, series: Mapping[str, Series], *, title: str, xlabel
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    layout = {"title": {"text": title}, "xaxis": {"title": {"text": xlabel}},
+    layout: dict[str, Any] = {"title": {"text": title}, "xaxis": {"title": {"text": xlabel}},
               "yaxis": {"title": {"text": ylabel}, "type": "log" if logy else "linear"},
               "hovermode": "x unified", "margin": {"t": 50, "l": 60, "r": 10, "b": 50}}
     if ylim:
@@ -352,10 +353,11 @@ def panels_figure(path: Path, panels: Mapping[str, Mapping[str, Series]], *, tit
     fig.tight_layout(rect=(0, 0.07 + 0.02 * (len(labels) > 5), 1, 0.96))
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    traces, layout = [], {"title": {"text": title}, "hovermode": "closest",
-                          "grid": {"rows": rows, "columns": cols, "pattern": "independent"},
-                          "annotations": [], "height": 300 * rows + 80,
-                          "margin": {"t": 70, "l": 60, "r": 10, "b": 50}}
+    traces: list[dict] = []
+    layout: dict[str, Any] = {"title": {"text": title}, "hovermode": "closest",
+                              "grid": {"rows": rows, "columns": cols, "pattern": "independent"},
+                              "annotations": [], "height": 300 * rows + 80,
+                              "margin": {"t": 70, "l": 60, "r": 10, "b": 50}}
     seen: set[str] = set()
     for k, (ptitle, series) in enumerate(panels.items(), start=1):
         axis = "" if k == 1 else str(k)

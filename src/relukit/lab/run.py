@@ -175,14 +175,15 @@ def run_lab(
     try:
         with out_lock(path), _Progress(show_progress) as progress, _atomic_dir(path) as tmp:
             results = run_sections(cfg, dev, progress)
+            seconds = time.perf_counter() - start
             meta = {"quick": quick, "device": str(dev), "torch_version": torch.__version__,
                     "relukit_version": __version__, "seeds": cfg.seeds,
-                    "seconds": time.perf_counter() - start}
+                    "seconds": seconds}
             verdicts = write_outputs(cfg, results, tmp, meta)
     finally:
         torch.set_num_threads(threads)
     if show_progress:
-        print_summary(meta["seconds"], verdicts)
+        print_summary(seconds, verdicts)
     return Path(out) / "index.html"
 
 

@@ -87,4 +87,5 @@ class Section:
         """What results.json holds under this section's id."""
         from dataclasses import asdict, is_dataclass
 
-        return asdict(result) if is_dataclass(result) else result
+        return asdict(result) if is_dataclass(result) and not isinstance(result, type) \
+            else result

@@ -61,7 +61,8 @@ class GradientFlow(Section):
                 x, y = data.x_train[: cfg.flow_batch], data.y_train[: cfg.flow_batch]
                 F.cross_entropy(model(x), y).backward()
                 layers = linear_layers(model)
-                g = [float(lin.weight.grad.norm()) for lin in layers]
+                g = [float(lin.weight.grad.norm()) if lin.weight.grad is not None else 0.0
+                     for lin in layers]
                 w = [float(lin.weight.detach().norm()) for lin in layers]
                 norms[act].append(g)
                 # the diagnostics' own rule, so the lab and the monitor agree on "vanishing"

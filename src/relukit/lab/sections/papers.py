@@ -235,7 +235,8 @@ class Papers(Section):
                                   ylim=(-0.02, 1.02))
         figs.append(Figure("fig-papers-born-dead", path, "Born-dead probability.", spec))
         s = r.selu_fixed_point
-        panels = {"mean of the activations": {}, "variance of the activations": {}}
+        panels: dict[str, dict[str, plots.Series]] = {"mean of the activations": {},
+                                                     "variance of the activations": {}}
         for v, c in s["curves"].items():
             xs = list(range(1, len(c["mean"]) + 1))
             panels["mean of the activations"][f"input variance {v}"] = (xs, c["mean"], None)
@@ -248,13 +249,14 @@ class Papers(Section):
         figs.append(Figure("fig-papers-selu", path, "SELU's fixed point.", spec))
         h = r.he_init
         xs = list(range(1, h["layers"] + 1))
-        series = {"std sqrt(2/n) (He)": (xs, h["he"]["log2_curve"], None),
-                  "std sqrt(1/n)": (xs, h["lecun"]["log2_curve"], None),
-                  "expected: 0": (xs, [0.0] * len(xs), None),
-                  "expected: -(layer - 1)": (xs, [-(i - 1.0) for i in xs], None)}
+        he_series: dict[str, plots.Series] = {
+            "std sqrt(2/n) (He)": (xs, h["he"]["log2_curve"], None),
+            "std sqrt(1/n)": (xs, h["lecun"]["log2_curve"], None),
+            "expected: 0": (xs, [0.0] * len(xs), None),
+            "expected: -(layer - 1)": (xs, [-(i - 1.0) for i in xs], None)}
         path = out / "papers_he.png"
-        spec = plots.lines_figure(path, series, title=f"Second moment through {h['layers']} ReLU "
-                                  f"layers of {h['width']}, relative to layer 1",
+        spec = plots.lines_figure(path, he_series, title="Second moment through "
+                                  f"{h['layers']} ReLU layers of {h['width']}, relative to layer 1",
                                   xlabel="layer", ylabel="log2(second moment / layer 1's)")
         figs.append(Figure("fig-papers-he", path, "He initialisation.", spec))
         return figs
