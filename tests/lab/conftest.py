@@ -12,7 +12,9 @@ TINY = LabConfig(activations=("sigmoid", "tanh", "relu", "leaky_relu", "prelu", 
                  cnn_channels=4, flow_depth=4, flow_width=16, flow_batch=64, dying_epochs=2,
                  dying_depth=2, narrow_depth=4, memory_batch=32, born_dead_draws=200,
                  born_dead_grid=5, selu_width=32, selu_layers=10, he_width=32, he_layers=10,
-                 paper_draws=2)
+                 paper_draws=2, explode_depth=4, explode_width=16, explode_epochs=1,
+                 output_epochs=1, regression_steps=20, cost_elements=4096, cost_repeats=3,
+                 step_repeats=2)
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,11 @@ def test_report_has_every_section_numbered_once(tiny_report):
     for name in ("results.json", "convergence.csv", "gradient_flow.csv", "dying.csv",
                  "sparsity.csv", "memory.csv", "papers.csv", "atlas.png", "gradient_flow.png",
                  "convergence_mlp.png", "convergence_cnn.png", "dying_inactive.png",
-                 "dying_accuracy.png", "sparsity.png", "memory.png", "papers_born_dead.png"):
+                 "dying_accuracy.png", "sparsity.png", "memory.png", "papers_born_dead.png",
+                 "exploding.csv", "exploding_growth.png", "exploding_training.png",
+                 "zero_centred.csv", "zero_centred_depth.png", "zero_centred_training.png",
+                 "output_relu.csv", "output_relu_regression.png", "output_relu_classifier.png",
+                 "compute_cost.csv", "compute_cost.png"):
         assert (out / name).is_file(), name
 
 
@@ -176,6 +180,20 @@ def test_results_json_carries_the_harness_keys(tiny_report, tiny_config):
     assert all(0.0 <= e <= 1.0 for e in conv[0]["train_error"])
     for act in tiny_config.activations:
         assert r["memory"]["models"][act]["outputs_identical"] is True
+    # issue 15: every claim has its verdict, its seeds (or timing repeats) and its numbers
+    for vid, seeds in (("not_zero_centred", tiny_config.seeds),
+                       ("exploding_growth", tiny_config.seeds),
+                       ("exploding_diverges", tiny_config.seeds),
+                       ("clipping_rescues", tiny_config.seeds),
+                       ("output_relu_regression", tiny_config.seeds),
+                       ("output_relu_classifier", tiny_config.seeds),
+                       ("relu_cheapest", tiny_config.cost_repeats),
+                       ("cheap_trains_faster", tiny_config.step_repeats)):
+        assert by_id[vid]["seeds"] == seeds, vid
+        assert by_id[vid]["numbers"], vid
+    assert "zero_centred_faster" in by_id
+    assert [x["seed"] for x in r["exploding"]["runs"]["2"]] == list(range(tiny_config.seeds))
+    assert set(r["compute_cost"]["forward"]) >= {"relu", "gelu", "elu", "tanh", "sigmoid"}
 
 
 def test_sparsity_without_a_comparison_is_not_measured(tmp_path, tiny_config):

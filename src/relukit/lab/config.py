@@ -44,6 +44,21 @@ class LabConfig:
     narrow_depth: int = 16
     # memory: the convergence MLP at a larger batch
     memory_batch: int = 256
+    # exploding gradients: a deep ReLU MLP at He's std times each scale, SGD with and without
+    # clipping the gradient norm
+    explode_depth: int = 12
+    explode_width: int = 64
+    explode_scales: tuple[float, ...] = (1.0, 1.5, 2.0)
+    explode_epochs: int = 5
+    explode_lr: float = 0.01
+    clip_norm: float = 1.0
+    # ReLU on the output layer: a classifier's logits and a regression with negative targets
+    output_epochs: int = 6
+    regression_steps: int = 600
+    # cost: per-element timings of every activation, training-step timings
+    cost_elements: int = 2 ** 20
+    cost_repeats: int = 15
+    step_repeats: int = 15
     # published results
     born_dead_draws: int = 4000
     born_dead_grid: int = 41
@@ -57,7 +72,8 @@ class LabConfig:
     def preset(cls, quick: bool, **overrides) -> LabConfig:
         base = cls(seeds=3, depth=6, lrs=(0.03, 0.1), epochs=6, cnn_epochs=5, flow_depth=20,
                    dying_epochs=4, born_dead_draws=1500, born_dead_grid=21, selu_width=128,
-                   he_width=128, paper_draws=4) if quick else cls()
+                   he_width=128, paper_draws=4, explode_epochs=3, output_epochs=4,
+                   regression_steps=300, cost_repeats=7, step_repeats=7) if quick else cls()
         overrides = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:

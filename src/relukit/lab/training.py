@@ -43,11 +43,12 @@ def steps_per_epoch(data: Split, batch_size: int) -> int:
 
 
 def train_to_target(model, opt, data: Split, *, batch_size: int, epochs: int, eval_every: int,
-                    target_error: float, gen: torch.Generator) -> dict:
+                    target_error: float, gen: torch.Generator, on_epoch=None) -> dict:
     """Train for ``epochs``, measuring the training error every ``eval_every`` steps.
 
     Returns the error curve (steps, error), the first step at which the training error was
     at most ``target_error`` (None if never) and the test accuracy after each epoch.
+    ``on_epoch(model)`` is called after each epoch (e.g. to measure the activations).
     """
     n = data.x_train.shape[0]
     steps, errors, test_acc = [0], [error(model, data.x_train, data.y_train)], []
@@ -72,5 +73,7 @@ def train_to_target(model, opt, data: Split, *, batch_size: int, epochs: int, ev
                 if reached is None and err <= target_error:
                     reached = step
         test_acc.append(1.0 - error(model, data.x_test, data.y_test))
+        if on_epoch is not None:
+            on_epoch(model)
     return {"steps": steps, "train_error": errors, "steps_to_target": reached,
             "test_accuracy": test_acc}

@@ -28,6 +28,9 @@ class Run:
     test_accuracy: list[float]
     sparsity_init: float | None = None  #: mean fraction of exact zeros over hidden layers
     sparsity_trained: float | None = None
+    #: mean output of each hidden layer on the test data at init, and after each epoch
+    layer_means_init: list[float] | None = None
+    layer_means: list[list[float]] | None = None
 
 
 @dataclass
@@ -56,6 +59,23 @@ class ConvergenceResult:
 
     def best(self, net: str, act: str) -> list[Run]:
         return self.runs[net][act][self.best_lr[net][act]]
+
+
+@torch.no_grad()
+def layer_means(model, x) -> list[float]:
+    """Mean output of each activation module ``act1, act2, ...`` on ``x`` (eval mode)."""
+    outs: list[float] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: outs.append(float(o.mean())))
+             for name, m in model.named_children() if name.startswith("act")]
+    was = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
+    return outs
 
 
 def _sparsity(model, x) -> float:
@@ -115,13 +135,18 @@ class Convergence(Section):
                             model = cnn(act, channels=cfg.cnn_channels, classes=data.classes)
                         model.to(ctx.device)
                         sp0 = _sparsity(model, data.x_test) if net == "mlp" else None
+                        means0 = layer_means(model, data.x_test) if net == "mlp" else None
+                        means: list[list[float]] = []
                         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum)
-                        out = train_to_target(model, opt, data, batch_size=cfg.batch_size,
-                                              epochs=epochs[net], eval_every=cfg.eval_every,
-                                              target_error=cfg.target_error, gen=gen)
+                        out = train_to_target(
+                            model, opt, data, batch_size=cfg.batch_size, epochs=epochs[net],
+                            eval_every=cfg.eval_every, target_error=cfg.target_error, gen=gen,
+                            on_epoch=(lambda m, means=means: means.append(
+                                layer_means(m, data.x_test))) if net == "mlp" else None)
                         sp1 = _sparsity(model, data.x_test) if net == "mlp" else None
                         runs.append(Run(seed, out["steps_to_target"], out["steps"],
-                                        out["train_error"], out["test_accuracy"], sp0, sp1))
+                                        out["train_error"], out["test_accuracy"], sp0, sp1,
+                                        means0, means if net == "mlp" else None))
                         advance()
                     res.runs[net][act][f"{lr:g}"] = runs
             res.best_lr[net] = {act: self._best(res, net, act) for act in acts}
