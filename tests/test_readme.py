@@ -73,3 +73,12 @@ def test_readme_python_block_runs_as_written(line, code, tmp_path):
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"README.md:{line} failed:\n{r.stderr[-3000:]}"
+
+
+def test_readme_images_exist():
+    """Every image the README shows is committed (the lab's plots are regenerated into docs/)."""
+    root = README.parent
+    paths = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", README.read_text())
+    assert paths
+    for p in paths:
+        assert (root / p).is_file(), p

@@ -79,7 +79,7 @@ def test_cheap_trains_faster_flips_with_the_step_time():
     assert _cost(3.0, 1.5)["cheap_trains_faster"].verdict == "supported"
     assert _cost(3.0, 1.02)["cheap_trains_faster"].verdict == "tie"
     assert _cost(3.0, 0.8)["cheap_trains_faster"].verdict == "not supported"
-    assert "10.0% of the step" in _cost(3.0, 1.02)["cheap_trains_faster"].sentence
+    assert "10.0% ± 0.0% of the step;" in _cost(3.0, 1.02)["cheap_trains_faster"].sentence
 
 
 # ----------------------------------------------------------------------------- exploding

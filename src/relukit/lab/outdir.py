@@ -18,6 +18,8 @@ MARKER = ".relukit-report"
 def check_out(out: Path | str) -> Path:
     """Resolve ``--out`` and refuse, before any work, a target the run must not replace."""
     path = Path(out).expanduser().resolve()
+    if path.parent == path:
+        raise ValueError(f"--out: {path} is a filesystem root")
     if path.exists() and not path.is_dir():
         raise ValueError(f"--out: {path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not (path / MARKER).exists():
@@ -25,8 +27,6 @@ def check_out(out: Path | str) -> Path:
             f"--out: {path} is a non-empty folder that is not a relukit report (no {MARKER} "
             "file); the lab replaces its output folder as a whole, so give a new or empty "
             "folder, or a previous report")
-    if path.parent == path:
-        raise ValueError(f"--out: {path} is a filesystem root")
     return path
 
 

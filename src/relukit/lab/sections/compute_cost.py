@@ -262,8 +262,11 @@ class ComputeCost(Section):
                 net_parts.append(f"{a} {s.mean:.2f}x")
                 numbers2[f"{net}.{a}"] = {"step_ratio": s.to_dict(), "comparison": c.to_dict()}
             numbers2[f"{net}.relu_share"] = share.to_dict()
-            parts.append(f"{r.describe[net]}: ReLU takes {share.mean:.1%} of the step; "
-                         f"steps with " + ", ".join(net_parts) + " ReLU's time")
+            noise = ("" if share.mean - 2 * share.se > 0 else
+                     " (not above 0 beyond 2 standard errors: within the timing noise)")
+            parts.append(f"{r.describe[net]}: ReLU takes {share.mean:.1%} ± {share.std:.1%} of "
+                         f"the step{noise}; steps with " + ", ".join(net_parts)
+                         + " ReLU's time")
         out.append(Verdict(
             "cheap_trains_faster",
             "Because ReLU is cheap, networks with it train faster (per step).", combine(outcomes),

@@ -196,8 +196,8 @@ class Exploding(Section):
         path = out / "exploding_growth.png"
         spec = plots.lines_figure(
             path, series, logy=True,
-            title=f"Gradient second moment per hidden layer at init ({r.depth} layers of "
-                  f"{r.width}, mean of {r.seeds} seeds), relative to the output side",
+            title=f"Gradient² per layer at init, {r.depth}x{r.width} ReLU MLP "
+                  f"({r.seeds} seeds), relative to the output side",
             xlabel="hidden layer (1 = input side)", ylabel="E[(∂loss/∂h)²] / last layer's (log)")
         figs = [Figure("fig-exploding-growth", path,
                        "Backward second moment per layer against the theory s² per layer.",
