@@ -1,7 +1,10 @@
 """fwd+bwd time of relukit.torch.functional vs torch.nn.functional, per activation.
 
 CPU float32, 8M elements by default; torch and relukit alternate inside each repetition so
-that both see the same machine state, and the ratio is of the medians. Target: <= 1.25.
+that both see the same machine state, and the ratio is of the medians. Target: <= 1.25
+(<= 1.5 for gelu/silu/mish with ``saves="output"``, whose backward recovers f' from the
+output). One torch thread by default (``--threads``): on a shared 2-core machine OpenMP
+stragglers, not the kernels, dominate multi-threaded medians.
 Writes bench-results/bench_torch_speed.json.
 """
 
@@ -20,6 +23,7 @@ import torch.nn.functional as TF
 import relukit.torch.functional as RF
 
 TARGET = 1.25
+TARGET_OUTPUT = 1.5
 OUT = Path("bench-results")
 
 
@@ -48,6 +52,14 @@ def cases():
         ("gelu bits=4", lambda x, w: TF.gelu(x), lambda x, w: RF.gelu(x, bits=4), False),
         ("gelu bits=8", lambda x, w: TF.gelu(x), lambda x, w: RF.gelu(x, bits=8), False),
         ("silu bits=4", lambda x, w: TF.silu(x), lambda x, w: RF.silu(x, bits=4), False),
+        ("gelu saves=output", lambda x, w: TF.gelu(x),
+         lambda x, w: RF.gelu(x, saves="output"), True),
+        ("gelu tanh saves=output", lambda x, w: TF.gelu(x, approximate="tanh"),
+         lambda x, w: RF.gelu(x, approximate="tanh", saves="output"), True),
+        ("silu saves=output", lambda x, w: TF.silu(x), lambda x, w: RF.silu(x, saves="output"),
+         True),
+        ("mish saves=output", lambda x, w: TF.mish(x), lambda x, w: RF.mish(x, saves="output"),
+         True),
     ]
 
 
@@ -73,15 +85,17 @@ def run(numel: int, reps: int, channels: int = 64) -> list[dict]:
             t_torch.append(time_fwd_bwd(torch_fn, x, w, grad))
             t_relukit.append(time_fwd_bwd(relukit_fn, x, w, grad))
         mt, mr = statistics.median(t_torch), statistics.median(t_relukit)
+        target = TARGET_OUTPUT if "saves=output" in label else TARGET
         rows.append({"activation": label, "exact_gradient": exact,
                      "torch_ms": mt * 1e3, "relukit_ms": mr * 1e3, "ratio": mr / mt,
-                     "meets_target": mr / mt <= TARGET})
+                     "target": target, "meets_target": mr / mt <= target})
     return rows
 
 
 def print_table(rows, numel, reps) -> None:
     title = (f"fwd+bwd, CPU float32, {numel / 1e6:g}M elements, median of {reps} "
-             f"(torch threads: {torch.get_num_threads()}); target relukit/torch <= {TARGET}")
+             f"(torch threads: {torch.get_num_threads()}); target relukit/torch <= {TARGET} "
+             f"(saves=output: <= {TARGET_OUTPUT})")
     try:
         from rich.console import Console
         from rich.table import Table
@@ -105,14 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--numel", type=int, default=8 * 2**20)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.reps < 5:
         parser.error("--reps must be >= 5 (medians of at least 5 runs)")
-    rows = run(args.numel, args.reps)
-    print_table(rows, args.numel, args.reps)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        rows = run(args.numel, args.reps)
+        print_table(rows, args.numel, args.reps)
+    finally:
+        torch.set_num_threads(threads)
     args.out.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "bench_torch_speed", "device": "cpu", "dtype": "float32",
-              "numel": args.numel, "reps": args.reps, "threads": torch.get_num_threads(),
+              "numel": args.numel, "reps": args.reps, "threads": args.threads,
               "torch": torch.__version__, "target_ratio": TARGET, "rows": rows}
     (args.out / "bench_torch_speed.json").write_text(json.dumps(result, indent=2))
     return 0

@@ -130,11 +130,23 @@ def test_inplace_silu_with_bits_still_runs_and_gives_the_same_values():
     assert model[0].weight.grad is not None
 
 
-def test_converted_gelu_settles_on_the_output_and_one_bit():
+def test_converted_gelu_settles_on_the_input_on_cpu():
+    """On CPU recovering f' from the output costs several times torch's backward, so a
+    settling GELU keeps the input there (relukit.torch.inverse.output_mode_is_fast); an
+    explicit saves="output" is honoured."""
     summary = convert(nn.Sequential(nn.GELU()))
     assert summary.replaced[0].saved_bits_before == 32
-    assert summary.replaced[0].saved_bits_after == 1
+    assert summary.replaced[0].saved_bits_after == 32
     assert summary.replaced[0].saves is None and "settles" in str(summary)
+    model = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 4))
+    convert(model)
+    model(torch.randn(3, 4)).sum().backward()
+    model(torch.randn(3, 4)).sum().backward()
+    assert model[1].saves == "input"
+    model[1].saves = "output"
+    x = torch.randn(3, 4)
+    base = rt.saved_tensor_bytes(nn.Sequential(model[0], model[2]), x)
+    assert rt.saved_tensor_bytes(model, x) - base == 3  # 24 bits, packed in bytes
 
 
 def test_lean_activations_save_at_most_one_bit_beyond_the_output():

@@ -13,7 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from relukit.torch import inverse
-from relukit.torch.inverse import MINIMA, branch_bits, derivative_from_output
+from relukit.torch.inverse import (
+    MINIMA,
+    branch_bits,
+    derivative_from_output,
+    reference_derivative,
+)
 
 FUNCS = {  # key: (name, approximate, torch function)
     "gelu": ("gelu", "none", lambda x: F.gelu(x)),
@@ -194,12 +199,100 @@ def test_shapes_strides_and_errors():
         branch_bits(x, "silu", approximate="tanh")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("key", KEYS)
+def test_table_matches_the_newton_reference(key, dtype):
+    """The tabulated fast path against the Newton iterations it is built from, everywhere
+    (tails, minimum, saturation), from correctly rounded outputs."""
+    name, approximate, fn = FUNCS[key]
+    x = torch.cat([torch.linspace(-30, 70, 200_001, dtype=torch.float64),
+                   MINIMA[key][0] + torch.linspace(-0.05, 0.05, 20_001, dtype=torch.float64),
+                   torch.randn(100_000, generator=torch.Generator().manual_seed(3),
+                               dtype=torch.float64) * 2.0]).to(dtype)
+    y = fn(x.double()).to(dtype)
+    bits = branch_bits(x, name, approximate)
+    got = derivative_from_output(y, bits, name, approximate).double()
+    ref = reference_derivative(y, bits, name, approximate).double()
+    # a few float32 units; halves round the result to their own (coarser) grid
+    tol = 1e-6 if dtype == torch.float32 else torch.finfo(dtype).eps
+    assert (got - ref).abs().max().item() <= tol
+
+
+class _Dtypes(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.seen: set[torch.dtype] = set()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in torch.utils._pytree.tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.seen.add(t.dtype)
+        self.ops.append(str(func))
+        return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("key", KEYS)
+def test_backward_is_float32_whole_tensor_ops(key, dtype):
+    """saves="output"'s backward on CPU: no float64 tensor, a fixed number of ops whatever
+    the size (no loop over elements), and the gradient within the accuracy bounds."""
+    from relukit.torch import functional as RF
+
+    name, approximate, fn = FUNCS[key]
+    lean = {"gelu": lambda t: RF.gelu(t, approximate=approximate, saves="output"),
+            "silu": lambda t: RF.silu(t, saves="output"),
+            "mish": lambda t: RF.mish(t, saves="output")}[name]
+    counts = []
+    for n in (1000, 100_000):
+        x = (torch.randn(n, generator=torch.Generator().manual_seed(n)) * 2).to(dtype)
+        xr = x.clone().requires_grad_(True)
+        y = lean(xr)
+        grad = torch.randn(n, generator=torch.Generator().manual_seed(1)).to(dtype)
+        mode = _Dtypes()
+        with mode:
+            y.backward(grad)
+        assert torch.float64 not in mode.seen, mode.ops
+        counts.append(len(mode.ops))
+        ref = (grad.double() * _exact(fn, x)).to(dtype)
+        assert xr.grad.dtype == dtype
+        tol = 1.5e-4 if dtype == torch.float32 else 4e-2
+        assert (xr.grad.double() - ref.double()).abs().max().item() <= tol * 4
+    assert counts[0] == counts[1] < 40
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "strided"])
+def test_backward_keeps_the_input_layout(layout):
+    from relukit.torch import functional as RF
+
+    g = torch.Generator().manual_seed(5)
+    base = torch.randn(2, 3, 4, 5, generator=g) * 2
+    x = {"channels_last": base.contiguous(memory_format=torch.channels_last),
+         "transposed": base.transpose(1, 3),
+         "strided": base[:, :, ::2]}[layout]
+    xr, xt = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    if layout != "strided":
+        xr, xt = (x.detach().clone(memory_format=torch.preserve_format).requires_grad_(True)
+                  for _ in range(2))
+    grad = torch.randn(x.shape, generator=g)
+    RF.silu(xr, saves="output").backward(grad)
+    F.silu(xt).backward(grad)
+    assert xr.grad.stride() == xt.grad.stride()
+    torch.testing.assert_close(xr.grad, xt.grad, atol=2e-4, rtol=0)
+
+
 
 _TRITON_CHECK = """
 import math, torch
 import torch.nn.functional as F
 from relukit.torch import triton_inverse, triton_kernels
-from relukit.torch.inverse import MINIMA, branch_bits, derivative_from_output
+from relukit.torch.inverse import (
+    MINIMA,
+    branch_bits,
+    derivative_from_output,
+    reference_derivative,
+)
 from relukit.torch.packing import pack_mask
 
 FUNCS = {"gelu": ("gelu", "none", F.gelu),
@@ -218,7 +311,7 @@ for key, (name, approximate, fn) in FUNCS.items():
         y = fn(x)
         bits = branch_bits(x, name, approximate)
         got = triton_inverse.derivative_from_packed(y, pack_mask(bits), name, approximate)
-        ref = derivative_from_output(y, bits, name, approximate)
+        ref = reference_derivative(y, bits, name, approximate)
         assert got.dtype == dtype and got.shape == y.shape
         assert torch.equal(torch.isnan(got), torch.isnan(ref)), key
         ok = ~torch.isnan(ref)

@@ -547,8 +547,13 @@ def _right_of_minimum(name: str, approximate: str) -> _MaskRule:
 
     x_min = inverse.MINIMA[inverse.function_key(name, approximate)][0]
 
+    thresholds: dict[torch.dtype, float] = {}
+
     def write(x, out):
-        out.copy_(inverse.branch_bits(x, name, approximate))
+        t = thresholds.get(x.dtype)
+        if t is None:
+            t = thresholds[x.dtype] = float(inverse._threshold(x_min, x.dtype).item())
+        torch.ge(x, t, out=out)  # t is a value of x's dtype: compared exactly
 
     # the Triton kernel compares in float32: x > the float32 below x* is x >= x* there
     below = float(np.nextafter(np.float32(x_min), np.float32(-np.inf)))
@@ -588,9 +593,24 @@ class InvertedFunction(torch.autograd.Function):
                 "saves='input' for higher derivatives."
             )
         y, packed = ctx.saved_tensors
-        right = _alive(packed, y, ctx.perm)
-        df = inverse.derivative_from_output(y, right, ctx.name, ctx.approximate)
-        return grad * df, None, None, None
+        ym = _in_memory_order(y, ctx.perm)
+        if _tk.available_for(ym) and ym.is_contiguous():
+            from . import triton_inverse
+
+            df = triton_inverse.derivative_from_packed(ym, packed, ctx.name, ctx.approximate)
+            return grad * _from_memory_order(df.view(-1), y, ctx.perm), None, None, None
+        n = y.numel()
+        if packing.fast_ok():
+            right = packing.unpack_flags_bool(packed, n)
+        else:
+            right = packing.unpack_mask(packed, n)
+        # float32 (float64 for float64 y), in x's memory order
+        df = inverse.derivative_from_flat(ym.reshape(-1), right, ctx.name, ctx.approximate)
+        df = _from_memory_order(df, y, ctx.perm)
+        if df.dtype == grad.dtype:
+            return df.mul_(grad), None, None, None
+        # half types: the product in float32, rounded once (as torch's half kernels do)
+        return df.mul_(grad).to(grad.dtype), None, None, None
 
 
 # ----------------------------------------------------------------------------- k-bit

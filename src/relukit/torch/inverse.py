@@ -6,9 +6,14 @@ after it, so it is monotone on each side of x*. The bit says which side x is on
 (``branch_bits``: x >= x* is the right branch); y and the bit then determine x, and so f'(x)
 (``derivative_from_output``).
 
-How x is recovered, in float64 for float32/float64 outputs and float32 for float16/bfloat16
-ones (a half output carries far less than float32's precision), with a fixed number of Newton
-iterations from a per-branch initial guess, all whole-tensor ops:
+Two paths compute it. float32, float16 and bfloat16 outputs read f' from a table per
+function, dtype and branch (a straight line per bin, bins finely spaced in a variable of y;
+see "tables" below): a few float32 whole-tensor ops, no float64 copy. The tables are built,
+once per process, from the reference path (``reference_derivative``), which float64 outputs
+use directly and the Triton kernel implements: x is recovered in float64 for float32/float64
+outputs and float32 for float16/bfloat16 ones (a half output carries far less than float32's
+precision), with a fixed number of Newton iterations from a per-branch initial guess, all
+whole-tensor ops:
 
 * near the minimum, the unknown is x through ``s = ±sqrt(y - f(x*))`` (+ on the right
   branch), in which x is analytic: ``x = x* + d(s)``, ``d`` the reversed Taylor series of
@@ -36,7 +41,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MINIMA", "branch_bits", "derivative_from_output", "function_key"]
+__all__ = ["MINIMA", "branch_bits", "derivative_from_flat", "derivative_from_output",
+           "function_key", "output_mode_is_fast", "reference_derivative"]
 
 
 @dataclass(frozen=True)
@@ -196,14 +202,15 @@ def _tail_guess(key: str, ell: torch.Tensor) -> torch.Tensor:
     return el - l2 + l2 / el
 
 
-def derivative_from_output(y: torch.Tensor, right: torch.Tensor, name: str,
-                           approximate: str = "none") -> torch.Tensor:
-    """f'(x) for y = f(x) and ``right = branch_bits(x)`` (x >= x*), in y's dtype and shape."""
-    key = function_key(name, approximate)
+def _newton(y: torch.Tensor, right: torch.Tensor, key: str, noise_dtype: torch.dtype | None = None,
+            work: torch.dtype | None = None) -> torch.Tensor:
+    """The reference inverse: f'(x) by Newton iterations in ``work`` precision (float64 for
+    float32/float64 outputs, float32 for half ones), for y rounded as ``noise_dtype`` rounds
+    (y's dtype by default); returned in ``work``."""
     p = _PARAMS[key]
-    if not y.is_floating_point():
-        raise TypeError(f"derivative_from_output needs a floating-point tensor, got {y.dtype}")
-    work = torch.float64 if y.dtype in (torch.float32, torch.float64) else torch.float32
+    noise_dtype = y.dtype if noise_dtype is None else noise_dtype
+    if work is None:
+        work = torch.float64 if y.dtype in (torch.float32, torch.float64) else torch.float32
     yw = y.to(work)
     right = right.to(torch.bool)
     # the left tail's y is read as at most -tiny (f' there is below tiny * 40 in magnitude);
@@ -216,7 +223,7 @@ def derivative_from_output(y: torch.Tensor, right: torch.Tensor, name: str,
     # sqrt(y - f*) at the two ends of that interval; it is the midpoint of the f' that the
     # interval allows (the f' least wrong at worst, and the mean f' over x there). Away from x*
     # the change is O(e^2 / (y - f*)^1.5) and vanishes.
-    e = _NOISE.get(y.dtype, 0.0) * _ulp_at(p.f_min, y.dtype)
+    e = _NOISE.get(noise_dtype, 0.0) * _ulp_at(p.f_min, noise_dtype)
     dy = torch.where(right, torch.clamp(yw, max=_Y_CAP), torch.clamp(yw, max=-tiny)) - p.f_min
     if e > 0.0:
         s = 0.5 * (torch.sqrt(torch.clamp(dy + e, min=0.0))
@@ -253,9 +260,194 @@ def derivative_from_output(y: torch.Tensor, right: torch.Tensor, name: str,
         x = torch.where(right, torch.clamp(x, min=p.x_min), torch.clamp(x, max=p.x_min))
     df = _f_df(key, x)[1]
     # a left-branch output that underflowed to +-0: f' -> 0 there
-    df = torch.where(right | ~(yw >= 0.0), df, 0.0)
-    return df.to(y.dtype)
+    return torch.where(right | ~(yw >= 0.0), df, 0.0)
 
+
+#: functions whose ``saves="output"`` fwd+bwd is within 1.5x of torch's on CPU (float32, 1M
+#: elements, one thread, ``benchmarks/bench_inverse.py``): torch's own mish backward is slow
+#: enough (~7 ms) for the table path to match it; gelu (~3x), gelu tanh (~2x) and silu (~7x)
+#: are not
+_FAST_ON_CPU = frozenset({"mish"})
+
+
+def output_mode_is_fast(device: torch.device, name: str = "gelu") -> bool:
+    """Is ``saves="output"``'s backward about as fast as torch's own for ``name`` on
+    ``device``? On CUDA the Triton kernel does it in one pass. On CPU the table lookup and
+    ~12 whole-tensor passes cost several times torch's one fused backward kernel for gelu and
+    silu, so modules that choose their mode themselves (settling, or ``convert``'s planner)
+    keep the input there, as torch does; mish's own backward is slow enough not to."""
+    return device.type != "cpu" or name in _FAST_ON_CPU
+
+
+def reference_derivative(y: torch.Tensor, right: torch.Tensor, name: str,
+                         approximate: str = "none") -> torch.Tensor:
+    """f'(x) by Newton iterations on x (float64 for float32/float64 outputs, float32 for half
+    ones), in y's dtype: the reference the tables of ``derivative_from_output`` are built from,
+    and the algorithm of the Triton kernel."""
+    key = function_key(name, approximate)
+    if not y.is_floating_point():
+        raise TypeError(f"reference_derivative needs a floating-point tensor, got {y.dtype}")
+    return _newton(y, right.to(torch.bool), key).to(y.dtype)
+
+
+# ----------------------------------------------------------------------------- tables
+#
+# The fast path (float32, float16, bfloat16 outputs): f' tabulated once per (function,
+# dtype) from the Newton reference above, as a straight line a + b v on each bin of a
+# variable v of y, with 2**_BIN_BITS bins per binade of v. The bin is read from v's float32
+# bit pattern (exponent and leading mantissa bits: one shift), so bins are as fine near a
+# singular end as far from it:
+#
+# * right branch: v = d = y - f(x*), from the minimum (f' ~ sqrt(d)) to y = _Y_HI (f' = 1
+#   beyond, to float32 precision);
+# * left branch: v = d / (-y), which runs from 0 at the minimum to infinity as y -> 0- and
+#   x -> -inf; there f' ~ y ln|y| (gelu) is not a straight line in d, but it is one in each
+#   binade of v ~ |f(x*)| / |y|. Past v = 2**_V_HI_EXP (|y| < 1e-13 or so) f' reads as 0,
+#   the limit of an output that underflowed.
+#
+# Per element: a clamp, a subtraction, an exact select of the denominator (1 or -y, by
+# multiplying with the 0/1 branch flags), a division, a shift, one table lookup (a and b
+# together, as one complex64) and a multiply-add, all whole-tensor float32/int32 ops: no
+# Python loop, no float64 copy of the tensor. Each line goes through the chord of its bin
+# shifted by half its gap at the midpoint (the minimax line for a bin of constant
+# curvature). With 256 bins per binade the table is 39k entries (310 KB) and its own error
+# is below 1e-6 absolute (a few float32 units; tests check it against the reference), far
+# below that of the output's rounding near the minimum (~1e-4). On CPU this is still several
+# times the time of torch's fused backward kernel (a table lookup and ~12 passes over the
+# tensor against one), which is why modules that choose their mode keep the input there
+# (``output_mode_is_fast``).
+
+#: bins per binade of v: 2**_BIN_BITS
+_BIN_BITS = 8
+#: v is tabulated from 2**_V_LO_EXP (below: the first bin; d's first nonzero float32 value
+#: is 2**-26 or more); the right branch to 2**_D_HI_EXP > _Y_HI - f(x*), the left one to
+#: 2**_V_HI_EXP, where one more bin holds f' = 0
+_V_LO_EXP, _D_HI_EXP, _V_HI_EXP = -36, 7, 40
+_Y_HI = 64.0
+_SHIFT = 23 - _BIN_BITS
+_BASE = (127 + _V_LO_EXP) << _BIN_BITS
+_LEFT_BINS = ((_V_HI_EXP - _V_LO_EXP) << _BIN_BITS) + 1
+_RIGHT_BINS = (_D_HI_EXP - _V_LO_EXP) << _BIN_BITS
+_V_HI = 2.0**_V_HI_EXP
+
+_TABLES: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _origin(key: str, dtype: torch.dtype) -> float:
+    """The float32 origin of d = y - origin: 4 units in the last place of ``dtype`` below
+    f(x*), so that d is exact near the minimum and a y rounded to below the minimum still
+    reads as the reference reads it."""
+    o = _ORIGINS.get((key, dtype))
+    if o is None:
+        f_min = _PARAMS[key].f_min
+        o = _ORIGINS[(key, dtype)] = float(torch.tensor(
+            f_min - 4.0 * _ulp_at(f_min, dtype), dtype=torch.float32).item())
+    return o
+
+
+_ORIGINS: dict[tuple[str, torch.dtype], float] = {}
+
+
+def _bin_edges(bins: int) -> torch.Tensor:
+    bits = (torch.arange(bins + 1, dtype=torch.int64) + _BASE) << _SHIFT
+    return bits.to(torch.int32).view(torch.float32).to(torch.float64)
+
+
+def _fit(v: torch.Tensor, f_of_v) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, b) of each bin [v[k], v[k+1]]: the chord, shifted by half its gap at the
+    midpoint."""
+    ends = f_of_v(v)
+    lo, hi = v[:-1], v[1:]
+    mid = f_of_v(0.5 * (lo + hi))
+    b = (ends[1:] - ends[:-1]) / (hi - lo)
+    a = ends[:-1] - b * lo
+    a = a + 0.5 * (mid - 0.5 * (ends[:-1] + ends[1:]))
+    return a, b
+
+
+def _build_table(key: str, dtype: torch.dtype) -> torch.Tensor:
+    """(a, b) of each bin, left branch then right, as a complex64 tensor a + i b (one
+    lookup fetches both)."""
+    fmin = _origin(key, dtype)
+
+    def newton(y: torch.Tensor, right: bool) -> torch.Tensor:
+        r = torch.full_like(y, right, dtype=torch.bool)
+        return _newton(y, r, key, noise_dtype=dtype, work=torch.float64)
+
+    # left: y = origin / (1 + v) for v = d / (-y)
+    a_l, b_l = _fit(_bin_edges(_LEFT_BINS - 1), lambda v: newton(fmin / (1.0 + v), False))
+    a_l, b_l = torch.cat([a_l, a_l.new_zeros(1)]), torch.cat([b_l, b_l.new_zeros(1)])
+    a_r, b_r = _fit(_bin_edges(_RIGHT_BINS), lambda v: newton(fmin + v, True))
+    # f' = 1 to far below float32's resolution: exactly 1
+    one = (a_r - 1.0).abs() + (b_r * 2.0**_D_HI_EXP).abs() < 1e-12
+    a_r, b_r = torch.where(one, 1.0, a_r), torch.where(one, 0.0, b_r)
+    # as long as the left part: an index clamped for the left branch stays inside (only a
+    # NaN, which gives NaN whatever the bin, gets past d = _Y_HI - f(x*))
+    pad = _LEFT_BINS - _RIGHT_BINS
+    a_r, b_r = torch.cat([a_r, a_r.new_ones(pad)]), torch.cat([b_r, b_r.new_zeros(pad)])
+    return torch.complex(torch.cat([a_l, a_r]).float(), torch.cat([b_l, b_r]).float())
+
+
+def _table(key: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    cache = (key, dtype, device)
+    table = _TABLES.get(cache)
+    if table is None:
+        from torch.utils._python_dispatch import _disable_current_modes
+
+        with _disable_current_modes(), torch._C._DisableFuncTorch(), torch.no_grad():
+            cpu = _TABLES.get((key, dtype, torch.device("cpu")))
+            if cpu is None:
+                cpu = _build_table(key, dtype)
+                _TABLES[(key, dtype, torch.device("cpu"))] = cpu
+            table = cpu.to(device)
+        _TABLES[cache] = table
+    return table
+
+
+def _from_table(y: torch.Tensor, right: torch.Tensor, key: str) -> torch.Tensor:
+    """f' for a flat float32/float16/bfloat16 ``y`` and flat ``right`` (bool or uint8 0/1),
+    as flat float32. Four whole-tensor buffers, the rest in place."""
+    table = _table(key, y.dtype, y.device)
+    fmin = _origin(key, y.dtype)
+    r = right.view(torch.uint8) if right.dtype == torch.bool else right
+    # below the minimum (rounding): at it; NaN stays NaN
+    yc = torch.clamp(y if y.dtype == torch.float32 else y.float(), fmin, _Y_HI)
+    # the denominator, 1 (right) or -y (left), exactly: (r - 1) y + r, one term is 0
+    den = r.to(torch.float32).sub_(1.0).mul_(yc).add_(r)
+    v = yc.sub_(fmin).div_(den).clamp_(0.0, _V_HI)  # y = -0 on the left: inf, the last bin
+    i = v.view(torch.int32).bitwise_right_shift(_SHIFT)
+    i.sub_(_BASE).clamp_(0, _LEFT_BINS - 1)  # NaN reads the last bin (and gives NaN)
+    i.add_(r, alpha=_LEFT_BINS)
+    ab = torch.view_as_real(table.index_select(0, i))
+    return torch.addcmul(ab[:, 0], ab[:, 1], v, out=den)
+
+
+def derivative_from_flat(y: torch.Tensor, right: torch.Tensor, name: str,
+                         approximate: str = "none") -> torch.Tensor:
+    """``derivative_from_output`` for a contiguous 1-d ``y`` and ``right`` (bool or uint8 0/1),
+    the form autograd's backward has them in. float32 for float32/half ``y``."""
+    key = function_key(name, approximate)
+    if y.dtype == torch.float64 or torch.compiler.is_compiling():
+        return _newton(y, right.to(torch.bool), key).to(
+            torch.float64 if y.dtype == torch.float64 else torch.float32)
+    return _from_table(y, right, key)
+
+
+def derivative_from_output(y: torch.Tensor, right: torch.Tensor, name: str,
+                           approximate: str = "none") -> torch.Tensor:
+    """f'(x) for y = f(x) and ``right = branch_bits(x)`` (x >= x*), in y's dtype and shape.
+
+    float32, float16 and bfloat16 outputs read f' from per-branch tables of the Newton
+    reference (``reference_derivative``): a few float32 whole-tensor ops per element. float64
+    outputs run the float64 Newton iterations."""
+    if not y.is_floating_point():
+        raise TypeError(f"derivative_from_output needs a floating-point tensor, got {y.dtype}")
+    key = function_key(name, approximate)
+    if y.dtype == torch.float64:
+        return _newton(y, right.to(torch.bool), key).to(y.dtype)
+    flat = derivative_from_flat(y.reshape(-1), right.to(torch.bool).reshape(-1), name,
+                                approximate)
+    return flat.view(y.shape).to(y.dtype)
 
 def _derive_params(key: str, terms: int = 10, dps: int = 50) -> _Params:
     """Recompute a ``_PARAMS`` entry with mpmath (for the tests and for reference)."""

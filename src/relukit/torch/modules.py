@@ -374,7 +374,10 @@ class SELU(_ELUFamily, nn.SELU):
 class _Smooth(_Lean):
     """GELU, SiLU, Mish: ``saves`` "input" (torch's behaviour, the default), "output" (the
     output and 1 bit for the side of the minimum; f' recovered by inverting f) or None
-    (settle); ``bits=k`` (1..8) keeps a k-bit code of f' instead (approximate)."""
+    (settle); ``bits=k`` (1..8) keeps a k-bit code of f' instead (approximate). A settling
+    GELU or SiLU on CPU settles on "input" even when nothing modifies its output: recovering
+    f' there costs several times torch's backward (``relukit.torch.inverse.
+    output_mode_is_fast``); set ``saves="output"`` to trade that time for the memory."""
 
     _modes = _validate.SAVES
     _inplace_keeps_output = False
@@ -382,6 +385,18 @@ class _Smooth(_Lean):
 
     def _default_saves(self) -> str | None:
         return "input"
+
+    def _mode(self, input: torch.Tensor, *others: torch.Tensor) -> str | None:
+        from .inverse import output_mode_is_fast
+
+        settling = self.saves is None
+        mode = super()._mode(input, *others)
+        # settled on "output" just now: on CPU, where recovering f' from the output is
+        # several times slower than torch's backward, keep the input instead
+        if settling and self.saves == "output" and not output_mode_is_fast(
+                input.device, self.catalogue_name):
+            self.saves = mode = "input"
+        return mode
 
     def _half_safe(self, input: torch.Tensor, saves: str) -> str:
         # a settled module keeps the input in float16/bfloat16, as torch: f' recovered from a

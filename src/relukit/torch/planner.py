@@ -18,6 +18,10 @@ not kept (add, mean, dropout...)  mask            output               input
 "output" costs nothing when a later op keeps the output anyway; otherwise the smallest of
 what remains is chosen (1 bit for a mask; for elu-like functions output and input cost the
 same; gelu-like ones would add a bit to the output, so they keep the input as torch does).
+One exception to the table: on CPU gelu and silu keep the input even when their output is
+kept, because recovering f' from it there costs several times torch's backward kernel
+(``relukit.torch.inverse.output_mode_is_fast``); set ``module.saves = "output"`` to take the
+memory saving at that price.
 A module called at several sites gets the mode that is safe for all of them. The forward
 runs with the RNG state forked and buffers (BatchNorm statistics) restored afterwards, so
 the model and the random stream are as before.
@@ -31,6 +35,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from . import inverse
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,8 @@ def _family(module: nn.Module) -> str | None:
     return "output_based"
 
 
-def _choose(family: str, modified: bool, kept: bool, module: nn.Module) -> tuple[str, str]:
+def _choose(family: str, modified: bool, kept: bool, module: nn.Module,
+            device: torch.device | None = None) -> tuple[str, str]:
     if getattr(module, "inplace", False) and module._inplace_keeps_output:  # type: ignore[attr-defined]
         return "output", "in place: torch's op keeps the output too"
     if family == "piecewise" and not module._output_mode_ok():  # type: ignore[operator]
@@ -59,6 +66,10 @@ def _choose(family: str, modified: bool, kept: bool, module: nn.Module) -> tuple
     if modified:
         safe = "mask" if family == "piecewise" else "input"
         return safe, "its output is modified in place later: it cannot be kept"
+    if kept and family == "smooth" and device is not None and \
+            not inverse.output_mode_is_fast(device, getattr(module, "catalogue_name", "")):
+        return "input", ("on CPU recovering f' from the output costs several times torch's "
+                         "backward: the input (set saves='output' for 1 bit instead)")
     if kept:
         return "output", "a later op keeps its output anyway: nothing extra"
     if family == "piecewise":
@@ -127,7 +138,7 @@ def plan(model: nn.Module, sites: Sequence[tuple[str, nn.Module]], example_input
             continue
         modified = any(out._version != version for out, version in seen)
         kept = all(out.untyped_storage().data_ptr() in kept_storages for out, _ in seen)
-        mode, reason = _choose(family or "", modified, kept, m)
+        mode, reason = _choose(family or "", modified, kept, m, seen[0][0].device)
         m.saves = mode
         plans.append(SitePlan(name, mode, reason))
     return plans
