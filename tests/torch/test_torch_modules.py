@@ -134,7 +134,7 @@ def test_import_error_message_without_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
-    assert "pip install relukit[torch]" in out.stdout, out.stdout + out.stderr
+    assert "pip install '.[torch]'" in out.stdout, out.stdout + out.stderr
 
 
 def test_distributed_data_parallel_single_rank(tmp_path):

@@ -9,7 +9,7 @@ training, say why they died, and revive them — also under torch.distributed.
     ...     print(monitor.report())
     ...     revive(model, monitor.report(), optimizer=opt)
 
-Needs PyTorch (``pip install relukit[torch]``).
+Needs PyTorch (the ``torch`` extra: ``pip install '.[torch]'`` in the checkout).
 """
 
 from .._optional import require

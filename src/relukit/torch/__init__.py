@@ -5,12 +5,9 @@
 backward keeps is tabled in ``relukit.torch.functional``; ``saved_tensor_bytes`` measures it.
 """
 
-try:
-    import torch as _torch  # noqa: F401
-except ImportError as e:  # pragma: no cover - exercised without torch installed
-    raise ImportError(
-        "relukit.torch needs PyTorch: pip install relukit[torch]"
-    ) from e
+from .._optional import require
+
+require("torch", "torch")
 
 from . import functional
 from .autograd import saved_tensor_bytes
