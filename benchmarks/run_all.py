@@ -1,6 +1,7 @@
 """`make bench`: run every benchmarks/bench_*.py (each exposes ``main(argv=None)``).
 
-Results go to bench-results/<name>.json; each benchmark prints its own table. Run on an
+Results go to bench-results/<name>.json; each benchmark prints its own table;
+bench_torch_memory also rewrites the generated section of docs/memory.md. Run on an
 otherwise idle machine: these are medians of repeated runs, and ratios are measured side by
 side in one run, but a busy machine still moves them.
 """
@@ -14,6 +15,9 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: arguments ``make bench`` passes: bench_torch_memory regenerates docs/memory.md's tables and
+#: its training plot from this run
+ARGS = {"bench_torch_memory": ["--docs"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             spec.loader.exec_module(module)
-            module.main([])
+            module.main(list(ARGS.get(name, [])))
         except Exception:  # one broken benchmark must not hide the others' numbers
             traceback.print_exc()
             failed.append(name)

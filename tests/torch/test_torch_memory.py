@@ -193,3 +193,34 @@ def test_output_keeping_module_settles_after_one_training_step(make):
     model(x).sum().backward()
     assert rt.saved_tensor_bytes(model, x) - base == 0
     assert model[1].saves == "output"
+
+
+class _GatedMLP(nn.Module):
+    """Llama's MLP: down(act(gate(x)) * up(x)). The product keeps act's output."""
+
+    def __init__(self, act, d=16, h=48):
+        super().__init__()
+        self.gate, self.up, self.down = nn.Linear(d, h), nn.Linear(d, h), nn.Linear(h, d)
+        self.act = act
+
+    def forward(self, x):
+        return self.down(self.act(self.gate(x)) * self.up(x))
+
+
+@pytest.mark.parametrize("make", [lambda s: rt.SiLU(saves=s), lambda s: rt.GELU(saves=s),
+                                  lambda s: rt.Mish(saves=s)])
+def test_gated_mlp_output_mode_costs_one_bit_beyond_the_product_inputs(make):
+    torch.manual_seed(0)
+    batch, h = 32, 48
+    x = torch.randn(batch, 16)
+    exact, lean = _GatedMLP(make("input")), _GatedMLP(make("output"))
+    lean.load_state_dict(exact.state_dict())
+    saved_exact = rt.saved_tensor_bytes(exact, x)
+    saved_lean = rt.saved_tensor_bytes(lean, x)
+    # the activation's input (float32) gives way to 1 bit per element
+    assert saved_exact - saved_lean == batch * h * 4 - batch * h // 8
+    for model in (exact, lean):
+        model.zero_grad()
+        model(x).square().sum().backward()
+    for a, b in zip(exact.parameters(), lean.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=2e-4, rtol=1e-4)

@@ -202,8 +202,8 @@ class ConversionSummary:
                 "'settles': the module keeps its output for backward (the 'after' column) once "
                 "its first training step has run torch's op and seen that nothing modifies the "
                 "output in place; if something does (Dropout(inplace=True), y += residual), it "
-                "keeps a mask or the input instead (module.saves tells which). GELU and "
-                "SiLU on CPU keep the input (recovering f' from the output costs several "
+                "keeps a mask or the input instead (module.saves tells which). GELU, SiLU "
+                "and Mish on CPU keep the input (recovering f' from the output costs several "
                 "times torch's backward there; set module.saves = 'output' for 1 bit). Pass "
                 "example_inputs= to decide now."
             )
@@ -533,7 +533,7 @@ def _saved_bytes(module, dtype, device, shape) -> int:
         from .inverse import output_mode_is_fast
 
         name = getattr(module, "catalogue_name", "")
-        slow = name in ("gelu", "silu") and not output_mode_is_fast(device, name)
+        slow = name in ("gelu", "silu", "mish") and not output_mode_is_fast(device, name)
         module.saves = "input" if slow else "output"
     try:
         return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),

@@ -263,19 +263,19 @@ def _newton(y: torch.Tensor, right: torch.Tensor, key: str, noise_dtype: torch.d
     return torch.where(right | ~(yw >= 0.0), df, 0.0)
 
 
-#: functions whose ``saves="output"`` fwd+bwd is within 1.5x of torch's on CPU (float32, 1M
-#: elements, one thread, ``benchmarks/bench_inverse.py``): torch's own mish backward is slow
-#: enough (~7 ms) for the table path to match it; gelu (~3x), gelu tanh (~2x) and silu (~7x)
-#: are not
-_FAST_ON_CPU = frozenset({"mish"})
+#: functions whose ``saves="output"`` fwd+bwd is within 1.5x of torch's on CPU: none. Measured
+#: (float32, 1M elements, one thread, ``benchmarks/bench_inverse.py``, medians on a shared
+#: 2-core machine): gelu 2.3-4.7x, gelu tanh 2.2-3.8x, silu 5-7x, mish 1.2-1.9x (torch's own
+#: mish backward is slow, so mish comes closest but not reliably within 1.5x)
+_FAST_ON_CPU: frozenset[str] = frozenset()
 
 
 def output_mode_is_fast(device: torch.device, name: str = "gelu") -> bool:
     """Is ``saves="output"``'s backward about as fast as torch's own for ``name`` on
     ``device``? On CUDA the Triton kernel does it in one pass. On CPU the table lookup and
-    ~12 whole-tensor passes cost several times torch's one fused backward kernel for gelu and
-    silu, so modules that choose their mode themselves (settling, or ``convert``'s planner)
-    keep the input there, as torch does; mish's own backward is slow enough not to."""
+    ~12 whole-tensor passes cost several times torch's one fused backward kernel, so modules
+    that choose their mode themselves (settling, or ``convert``'s planner) keep the input
+    there, as torch does."""
     return device.type != "cpu" or name in _FAST_ON_CPU
 
 

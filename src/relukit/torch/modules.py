@@ -375,8 +375,8 @@ class _Smooth(_Lean):
     """GELU, SiLU, Mish: ``saves`` "input" (torch's behaviour, the default), "output" (the
     output and 1 bit for the side of the minimum; f' recovered by inverting f) or None
     (settle); ``bits=k`` (1..8) keeps a k-bit code of f' instead (approximate). A settling
-    GELU or SiLU on CPU settles on "input" even when nothing modifies its output: recovering
-    f' there costs several times torch's backward (``relukit.torch.inverse.
+    module on CPU settles on "input" even when nothing modifies its output: recovering f'
+    there costs several times torch's backward (``relukit.torch.inverse.
     output_mode_is_fast``); set ``saves="output"`` to trade that time for the memory."""
 
     _modes = _validate.SAVES

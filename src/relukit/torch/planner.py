@@ -18,8 +18,8 @@ not kept (add, mean, dropout...)  mask            output               input
 "output" costs nothing when a later op keeps the output anyway; otherwise the smallest of
 what remains is chosen (1 bit for a mask; for elu-like functions output and input cost the
 same; gelu-like ones would add a bit to the output, so they keep the input as torch does).
-One exception to the table: on CPU gelu and silu keep the input even when their output is
-kept, because recovering f' from it there costs several times torch's backward kernel
+One exception to the table: on CPU gelu, silu and mish keep the input even when their output
+is kept, because recovering f' from it there costs several times torch's backward kernel
 (``relukit.torch.inverse.output_mode_is_fast``); set ``module.saves = "output"`` to take the
 memory saving at that price.
 A module called at several sites gets the mode that is safe for all of them. The forward
