@@ -9,9 +9,9 @@ from .._optional import require
 
 require("torch", "torch")
 
-from . import functional
-from .autograd import saved_tensor_bytes
-from .modules import (
+from . import functional  # noqa: E402
+from .autograd import saved_tensor_bytes  # noqa: E402
+from .modules import (  # noqa: E402
     CELU,
     ELU,
     GELU,
