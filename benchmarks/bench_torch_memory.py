@@ -73,12 +73,14 @@ def force_output(model: nn.Module) -> int:
 def block_cases():
     """(label, torch module, relukit module)."""
     return [
-        ("relu", nn.ReLU(), rt.ReLU()),
-        ("leaky_relu", nn.LeakyReLU(), rt.LeakyReLU()),
+        ("relu (mask)", nn.ReLU(), rt.ReLU()),
+        ("relu (output)", nn.ReLU(), rt.ReLU(saves="output")),
+        ("leaky_relu (mask)", nn.LeakyReLU(), rt.LeakyReLU()),
+        ("leaky_relu (output)", nn.LeakyReLU(), rt.LeakyReLU(saves="output")),
         ("relu6", nn.ReLU6(), rt.ReLU6()),
         ("elu", nn.ELU(), rt.ELU(saves="output")),
         ("selu", nn.SELU(), rt.SELU(saves="output")),
-        ("prelu", nn.PReLU(), rt.PReLU()),
+        ("prelu", nn.PReLU(), rt.PReLU(saves="output")),
         ("gelu", nn.GELU(), rt.GELU(saves="output")),
         ("gelu tanh", nn.GELU("tanh"), rt.GELU("tanh", saves="output")),
         ("silu", nn.SiLU(), rt.SiLU(saves="output")),
