@@ -20,7 +20,10 @@ from . import _numpy_impl as impl
 
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
-ShapeClass = Literal["piecewise_linear", "smooth"]
+#: "piecewise_linear": exact in every dtype, kinks at ``breakpoints``; "piecewise_quadratic":
+#: pieces of degree <= 2 joined at ``breakpoints`` (hardswish, relu2: f' is piecewise linear);
+#: "smooth": everything else.
+ShapeClass = Literal["piecewise_linear", "piecewise_quadratic", "smooth"]
 #: What a backward pass needs beyond the output the next layer keeps anyway:
 #: "mask"   - the sign (region) of the input, 1 bit per element, gives the exact gradient;
 #: "output" - f' is an exact function of the output y (sigmoid, tanh, softplus);
@@ -50,6 +53,36 @@ class Parameter:
             raise ValueError(
                 f"{act_name}: invalid {self.name}={value!r}; valid values: {self.valid}"
             )
+
+
+@dataclass(frozen=True)
+class Source:
+    """A class ``relukit.torch.convert`` replaces by this activation's module, recognised by
+    its exact qualified name (nothing is imported): ``copy`` names the old module's attributes
+    passed on as keyword arguments, ``fixed`` keyword arguments implied by the class, ``exact``
+    whether the old module runs the same torch kernel (bitwise) or spells the formula out in
+    Python ops (equal up to rounding)."""
+
+    qualname: str
+    copy: tuple[str, ...] = ()
+    fixed: tuple[tuple[str, Any], ...] = ()
+    exact: bool = True
+
+
+#: Qualified-name prefixes of the classes ``convert`` and the diagnostics recognise.
+TORCH_NN = "torch.nn.modules.activation."
+HF = "transformers.activations."
+TIMM = ("timm.layers.activations.", "timm.models.layers.activations.")
+TIMM_ME = ("timm.layers.activations_me.", "timm.models.layers.activations_me.")
+
+
+def _timm(cls: str, *prefixes: str, **kw: Any) -> tuple[Source, ...]:
+    return tuple(Source(p + cls, **kw) for p in (prefixes or TIMM))
+
+
+#: What the lean backward may keep (``saves=``), per shape: see ``relukit.torch.functional``.
+SAVES_PIECEWISE = ("mask", "output", "input")
+SAVES = ("output", "input")
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,27 @@ class Activation:
     _check_params: Callable[[str, dict], None] | None = field(
         default=None, repr=False, compare=False
     )
+    #: Other names ``get`` resolves (timm's and Hugging Face's spellings included).
+    aliases: tuple[str, ...] = ()
+    #: Names that mean this activation with some parameters fixed (timm's/HF's "gelu_new" is
+    #: gelu with approximate="tanh"): ``resolve`` gives both; ``get`` refuses them.
+    presets: dict[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
+    #: The ``relukit.torch`` module class (torch.nn's name when torch has the function).
+    module: str | None = None
+    #: The ``saves=`` modes its torch function and module take ((): always one way), and the
+    #: functional's default.
+    saves: tuple[str, ...] = ()
+    default_saves: str | None = None
+    #: Takes ``bits=k``: a k-bit code of f' (``relukit.torch.fewbit``).
+    kbit: bool = False
+    #: torch.nn / transformers / timm classes ``convert()`` replaces by ``module``.
+    converts: tuple[Source, ...] = ()
+    #: Classes the diagnostics read as this activation though ``convert`` leaves them alone
+    #: (the reason is in ``UNSERVED_CLASSES``).
+    resembles: tuple[str, ...] = ()
+    #: Is f non-decreasing? A non-monotone f (a minimum: gelu, hardswish) is diagnosed on its
+    #: input, its lean backward needs the branch of the output.
+    monotone: bool = True
 
     # -- parameters ------------------------------------------------------------------
 
@@ -346,14 +400,17 @@ def _real(v: Any) -> bool:
 
 _REGISTRY: dict[str, Activation] = {}
 _ALIASES: dict[str, str] = {}
+_PRESETS: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
 
 
-def register(act: Activation, aliases: tuple[str, ...] = ()) -> Activation:
+def register(act: Activation) -> Activation:
     if act.name in _REGISTRY:
         raise ValueError(f"activation {act.name!r} is already registered")
     _REGISTRY[act.name] = act
-    for alias in (act.name, *aliases):
+    for alias in (act.name, *act.aliases):
         _ALIASES[_normalise_name(alias)] = act.name
+    for preset, fixed in act.presets.items():
+        _PRESETS[_normalise_name(preset)] = (act.name, fixed)
     return act
 
 
@@ -373,6 +430,13 @@ def get(name: str) -> Activation:
     if not isinstance(name, str):
         raise TypeError(f"activation name must be a str, got {type(name).__name__}")
     key = _ALIASES.get(_normalise_name(name))
+    if key is None and _normalise_name(name) in _PRESETS:
+        base, fixed = _PRESETS[_normalise_name(name)]
+        args = ", ".join(f"{k}={v!r}" for k, v in fixed)
+        raise ValueError(
+            f"{name!r} is {base} with {args}: call relukit.get({base!r}) with {args} "
+            f"(relukit.catalogue.resolve({name!r}) gives both)"
+        )
     if key is None:
         close = difflib.get_close_matches(name.lower(), names(), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -380,6 +444,15 @@ def get(name: str) -> Activation:
             f"unknown activation {name!r}.{hint} Valid names: {', '.join(names())}"
         )
     return _REGISTRY[key]
+
+
+def resolve(name: str) -> tuple[Activation, dict[str, Any]]:
+    """The activation a name means and the parameters it fixes: ``("gelu_new")`` gives
+    ``(gelu, {"approximate": "tanh"})``, a plain name or alias ``(act, {})``."""
+    if isinstance(name, str) and _normalise_name(name) in _PRESETS:
+        base, fixed = _PRESETS[_normalise_name(name)]
+        return _REGISTRY[base], dict(fixed)
+    return get(name), {}
 
 
 def all_activations() -> list[Activation]:
@@ -413,6 +486,8 @@ relu = register(Activation(
     shape="piecewise_linear", backward_needs="mask",
     _value=impl.relu, _derivative=impl.relu_d,
     _breakpoints=lambda: (0.0,), dead_region="x <= 0", exact_in_dtype=True, torch_name="relu",
+    module="ReLU", saves=SAVES_PIECEWISE, default_saves="mask",
+    converts=(Source(TORCH_NN + "ReLU", ("inplace",)),),
 ))
 
 leaky_relu = register(Activation(
@@ -424,7 +499,10 @@ leaky_relu = register(Activation(
     shape="piecewise_linear", backward_needs="mask",
     _value=impl.leaky_relu, _derivative=impl.leaky_relu_d, params=(_SLOPE,),
     _breakpoints=lambda negative_slope: (0.0,), exact_in_dtype=True, torch_name="leaky_relu",
-), aliases=("leakyrelu", "lrelu"))
+    aliases=("leakyrelu", "lrelu"), module="LeakyReLU", saves=SAVES_PIECEWISE,
+    default_saves="mask",
+    converts=(Source(TORCH_NN + "LeakyReLU", ("negative_slope", "inplace")),),
+))
 
 prelu = register(Activation(
     name="prelu", title="PReLU",
@@ -441,6 +519,9 @@ prelu = register(Activation(
     ),
     _breakpoints=lambda weight, axis: (0.0,), exact_in_dtype=True, torch_name="prelu",
     _param_derivatives={"weight": impl.prelu_d_weight},
+    module="PReLU", saves=SAVES, default_saves="output",
+    converts=(Source(TORCH_NN + "PReLU", ("num_parameters",)),
+              *_timm("PReLU", copy=("num_parameters",))),
 ))
 
 rrelu = register(Activation(
@@ -466,6 +547,7 @@ rrelu = register(Activation(
     ),
     _breakpoints=lambda **_: (0.0,), exact_in_dtype=True, torch_name="rrelu",
     _check_params=_check_rrelu,
+    module="RReLU", converts=(Source(TORCH_NN + "RReLU", ("lower", "upper", "inplace")),),
 ))
 
 relu6 = register(Activation(
@@ -476,6 +558,8 @@ relu6 = register(Activation(
     _value=impl.relu6, _derivative=impl.relu6_d,
     _breakpoints=lambda: (0.0, 6.0), saturating=True, dead_region="x <= 0 or x >= 6",
     exact_in_dtype=True, torch_name="relu6",
+    module="ReLU6", saves=SAVES_PIECEWISE, default_saves="mask",
+    converts=(Source(TORCH_NN + "ReLU6", ("inplace",)),),
 ))
 
 hardtanh = register(Activation(
@@ -493,6 +577,8 @@ hardtanh = register(Activation(
     _breakpoints=lambda min_val, max_val: (float(min_val), float(max_val)),
     saturating=True, dead_region="x <= min_val or x >= max_val", exact_in_dtype=True,
     torch_name="hardtanh", _check_params=_check_hardtanh,
+    module="Hardtanh", saves=SAVES_PIECEWISE, default_saves="mask",
+    converts=(Source(TORCH_NN + "Hardtanh", ("min_val", "max_val", "inplace")),),
 ))
 
 crelu = register(Activation(
@@ -506,6 +592,7 @@ crelu = register(Activation(
     params=(Parameter("axis", -1, "axis the two halves are concatenated along",
                       "an axis of x"),),
     _breakpoints=lambda axis: (0.0,), exact_in_dtype=True, doubles_axis=True,
+    module="CReLU",
 ))
 
 elu = register(Activation(
@@ -519,6 +606,8 @@ elu = register(Activation(
     params=(Parameter("alpha", 1.0, "value approached as x -> -inf is -alpha",
                       "finite float", _finite),),
     torch_name="elu",
+    module="ELU", saves=SAVES, default_saves="output",
+    converts=(Source(TORCH_NN + "ELU", ("alpha", "inplace")),),
 ))
 
 
@@ -537,6 +626,8 @@ celu = register(Activation(
     params=(Parameter("alpha", 1.0, "scale of the negative branch",
                       "finite float != 0", _nonzero_finite),),
     torch_name="celu",
+    module="CELU", saves=SAVES, default_saves="output",
+    converts=(Source(TORCH_NN + "CELU", ("alpha", "inplace")),),
 ))
 
 selu = register(Activation(
@@ -548,9 +639,12 @@ selu = register(Activation(
     derivative_latex=r"\lambda \begin{cases} 1 & x > 0 \\ \alpha e^x & x \le 0 \end{cases}",
     shape="smooth", backward_needs="output_and_mask",
     _value=impl.selu, _derivative=impl.selu_d, torch_name="selu",
+    module="SELU", saves=SAVES, default_saves="output",
+    converts=(Source(TORCH_NN + "SELU", ("inplace",)),),
 ))
 
 _APPROX = ("none", "tanh")
+_TANH = (("approximate", "tanh"),)
 
 gelu = register(Activation(
     name="gelu", title="GELU",
@@ -564,6 +658,23 @@ gelu = register(Activation(
     params=(Parameter("approximate", "none", "exact erf form or the tanh approximation",
                       "'none' or 'tanh'", lambda v: v in _APPROX),),
     torch_name="gelu",
+    aliases=("gelu_python",),
+    presets={n: _TANH for n in ("gelu_tanh", "gelu_pytorch_tanh", "gelu_python_tanh",
+                                 "gelu_new", "gelu_fast", "gelu_accurate")},
+    module="GELU", saves=SAVES, default_saves="input", kbit=True, monotone=False,
+    converts=(
+        Source(TORCH_NN + "GELU", ("approximate",)),
+        Source(HF + "GELUActivation"),
+        Source(HF + "NewGELUActivation", fixed=_TANH, exact=False),
+        Source(HF + "GELUTanh", fixed=_TANH),
+        Source(HF + "PytorchGELUTanh", fixed=_TANH),
+        Source(HF + "FastGELUActivation", fixed=_TANH, exact=False),
+        Source(HF + "AccurateGELUActivation", fixed=_TANH, exact=False),
+        *_timm("GELU"), *_timm("GELUTanh", fixed=_TANH),
+        # relukit's own: converting again sets ``bits``
+        Source("relukit.torch.modules.GELU", ("approximate",)),
+    ),
+    resembles=(HF + "ClippedGELUActivation", HF + "QuickGELUActivation"),
 ))
 
 sigmoid = register(Activation(
@@ -573,7 +684,8 @@ sigmoid = register(Activation(
     derivative_latex=r"\sigma(x)\,(1 - \sigma(x))",
     shape="smooth", backward_needs="output",
     _value=impl.sigmoid, _derivative=impl.sigmoid_d, saturating=True, torch_name="sigmoid",
-), aliases=("logistic",))
+    aliases=("logistic",), module="Sigmoid", converts=(Source(TORCH_NN + "Sigmoid"),),
+))
 
 tanh = register(Activation(
     name="tanh", title="Tanh",
@@ -581,6 +693,7 @@ tanh = register(Activation(
     derivative_formula="1 - tanh(x)^2", derivative_latex=r"1 - \tanh^2(x)",
     shape="smooth", backward_needs="output",
     _value=impl.tanh, _derivative=impl.tanh_d, saturating=True, torch_name="tanh",
+    module="Tanh", converts=(Source(TORCH_NN + "Tanh"),),
 ))
 
 silu = register(Activation(
@@ -590,7 +703,15 @@ silu = register(Activation(
     derivative_latex=r"\sigma(x)\,(1 + x(1 - \sigma(x)))",
     shape="smooth", backward_needs="input",
     _value=impl.silu, _derivative=impl.silu_d, torch_name="silu",
-), aliases=("swish",))
+    aliases=("swish",), module="SiLU", saves=SAVES, default_saves="input", kbit=True,
+    monotone=False,
+    converts=(
+        Source(TORCH_NN + "SiLU", ("inplace",)), Source(HF + "SiLUActivation"),
+        *_timm("Swish", copy=("inplace",), exact=False),
+        *_timm("SwishMe", *TIMM_ME, copy=("inplace",), exact=False),
+        Source("relukit.torch.modules.SiLU", ("inplace",)),
+    ),
+))
 
 mish = register(Activation(
     name="mish", title="Mish",
@@ -599,6 +720,12 @@ mish = register(Activation(
     derivative_latex=r"\tanh(s) + x\,\sigma(x)\,\mathrm{sech}^2(s),\ s = \ln(1+e^x)",
     shape="smooth", backward_needs="input",
     _value=impl.mish, _derivative=impl.mish_d, torch_name="mish",
+    module="Mish", saves=SAVES, default_saves="input", kbit=True, monotone=False,
+    converts=(
+        Source(TORCH_NN + "Mish", ("inplace",)), Source(HF + "MishActivation"),
+        *_timm("Mish", exact=False), *_timm("MishMe", *TIMM_ME, exact=False),
+        Source("relukit.torch.modules.Mish", ("inplace",)),
+    ),
 ))
 
 softplus = register(Activation(
@@ -615,4 +742,50 @@ softplus = register(Activation(
                   "float >= 0", lambda v: _real(v) and v >= 0),
     ),
     torch_name="softplus",
+    module="Softplus", converts=(Source(TORCH_NN + "Softplus", ("beta", "threshold")),),
 ))
+
+
+# ----------------------------------------------------------------------------- not served
+
+_NO_EQUIVALENT = "relukit has no equivalent"
+_CLIPPED = "clipped GELU (min/max clamp of the output): relukit has no clipped form"
+_NOT_AN_ACTIVATION = "the identity is no activation: use torch.nn.Identity"
+
+#: Names timm's ``get_act_layer`` or transformers' ``ACT2FN`` take that relukit refuses, and why.
+UNSERVED_NAMES: dict[str, str] = {
+    "gelu_10": _CLIPPED,
+    "hard_mish": _NO_EQUIVALENT + " (hard mish: 0.5 x min(2, max(0, x + 2)))",
+    "laplace": _NO_EQUIVALENT + " (the Laplace-CDF activation of MEGA)",
+    "sqrtsoftplus": _NO_EQUIVALENT + " (sqrt of softplus)",
+    "xielu": _NO_EQUIVALENT + " (xIELU has learned parameters of its own)",
+    "linear": _NOT_AN_ACTIVATION,
+    "identity": _NOT_AN_ACTIVATION,
+}
+
+#: Activation classes ``convert`` recognises but leaves alone, and why (qualified names).
+UNSERVED_CLASSES: dict[str, str] = {
+    HF + "ClippedGELUActivation": _CLIPPED,
+    HF + "LaplaceActivation": UNSERVED_NAMES["laplace"],
+    HF + "XIELUActivation": UNSERVED_NAMES["xielu"],
+    HF + "SqrtSoftplusActivation": UNSERVED_NAMES["sqrtsoftplus"],
+    **{TORCH_NN + c: _NO_EQUIVALENT for c in (
+        "Hardshrink", "Softshrink", "Tanhshrink", "Softsign", "LogSigmoid", "Threshold", "GLU")},
+    **{p + c: UNSERVED_NAMES["hard_mish"] for p in (*TIMM, *TIMM_ME)
+       for c in ("HardMish", "HardMishMe")},
+    # until registered
+    HF + "QuickGELUActivation": "x * sigmoid(1.702 x) is a different function from GELU",
+    **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
+       for p in (*TIMM, *TIMM_ME)},
+    HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
+    TORCH_NN + "Hardswish": _NO_EQUIVALENT,
+    TORCH_NN + "Hardsigmoid": _NO_EQUIVALENT,
+    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME)
+       for c in ("HardSwish", "HardSigmoid", "HardSwishMe", "HardSigmoidMe")},
+}
+
+
+def unserved_reason(name: str) -> str | None:
+    """Why relukit refuses a name timm or transformers take (None: it is not one of those)."""
+    key = _normalise_name(name)
+    return next((r for n, r in UNSERVED_NAMES.items() if _normalise_name(n) == key), None)

@@ -95,30 +95,10 @@ class ActivationSpec:
             and self.dead_is_inactive
 
 
-#: torch.nn activation classes by catalogue name (inverted): the one map the lab reads too.
-TORCH_NN_NAMES: dict[type, str] = {
-    nn.ReLU: "relu",
-    nn.ReLU6: "relu6",
-    nn.Hardtanh: "hardtanh",
-    nn.LeakyReLU: "leaky_relu",
-    nn.PReLU: "prelu",
-    nn.RReLU: "rrelu",
-    nn.ELU: "elu",
-    nn.CELU: "celu",
-    nn.SELU: "selu",
-    nn.GELU: "gelu",
-    nn.SiLU: "silu",
-    nn.Mish: "mish",
-    nn.Softplus: "softplus",
-    nn.Sigmoid: "sigmoid",
-    nn.Tanh: "tanh",
-}
-
-# torch.nn activations outside the catalogue: (low, high) read off their definitions.
+#: torch.nn activations outside the catalogue: (low, high) read off their definitions.
 _TORCH_EXTRAS: dict[type, ActivationSpec] = {
     nn.Hardsigmoid: ActivationSpec("Hardsigmoid", "gate", 0.0, 1.0, dead_low=0.0,
                                    dead_high=1.0, rule="y <= 0 or y >= 1 (f' = 0)"),
-    # hardswish is 0 with f' = 0 for x <= -3, but also 0 at x = 0: read on the input
     nn.Hardswish: ActivationSpec("Hardswish", "signed", -3.0, None, on_input=True,
                                  dead_low=-3.0, rule="x <= -3 (f' = 0)"),
     nn.LogSigmoid: ActivationSpec("LogSigmoid", "plain"),
@@ -126,27 +106,27 @@ _TORCH_EXTRAS: dict[type, ActivationSpec] = {
     nn.Tanhshrink: ActivationSpec("Tanhshrink", "signed"),
 }
 
-_HF_PREFIX = "transformers.activations."
-_HF_NAMES: dict[str, str] = {
-    "GELUActivation": "gelu",
-    "NewGELUActivation": "gelu",
-    "FastGELUActivation": "gelu",
-    "QuickGELUActivation": "gelu",
-    "AccurateGELUActivation": "gelu",
-    "ClippedGELUActivation": "gelu",
-    "GELUTanh": "gelu",
-    "PytorchGELUTanh": "gelu",
-    "SiLUActivation": "silu",
-    "MishActivation": "mish",
-}
+# Hugging Face activations outside the catalogue.
 _HF_EXTRAS: dict[str, ActivationSpec] = {
-    # relu(x)**2: zero, with zero gradient, for x <= 0.
-    "ReLUSquaredActivation": ActivationSpec("ReLUSquaredActivation", "gate", 0.0, None,
-                                            dead_low=0.0, rule="y <= 0 (f' = 0)"),
-    "LaplaceActivation": ActivationSpec("LaplaceActivation", "plain"),
-    "SqrtSoftplusActivation": ActivationSpec("SqrtSoftplusActivation", "plain"),
-    "XIELUActivation": ActivationSpec("XIELUActivation", "signed"),
+    catalogue.HF + "ReLUSquaredActivation": ActivationSpec(
+        "ReLUSquaredActivation", "gate", 0.0, None, dead_low=0.0, rule="y <= 0 (f' = 0)"),
+    catalogue.HF + "LaplaceActivation": ActivationSpec("LaplaceActivation", "plain"),
+    catalogue.HF + "SqrtSoftplusActivation": ActivationSpec("SqrtSoftplusActivation", "plain"),
+    catalogue.HF + "XIELUActivation": ActivationSpec("XIELUActivation", "signed"),
 }
+
+
+@functools.lru_cache(maxsize=1)
+def _by_class() -> dict[str, tuple[str, tuple]]:
+    """Qualified class name -> catalogue name: every class ``convert`` replaces, and the ones
+    the catalogue says resemble an activation (HF's clipped GELU)."""
+    out = {}
+    for act in catalogue.all_activations():
+        for src in act.converts:
+            out[src.qualname] = (act.name, src.fixed)
+        for qualname in act.resembles:
+            out[qualname] = (act.name, ())
+    return out
 
 
 def spec_for(module: nn.Module, saturation_margin: float = DEFAULT_SATURATION_MARGIN
@@ -155,18 +135,20 @@ def spec_for(module: nn.Module, saturation_margin: float = DEFAULT_SATURATION_MA
     name = getattr(module, "catalogue_name", None)
     if isinstance(name, str):
         return _catalogue_spec(name, _module_params(module), saturation_margin)
+    by_class = _by_class()
     for cls in type(module).__mro__:
-        if cls in TORCH_NN_NAMES:
-            return _catalogue_spec(TORCH_NN_NAMES[cls], _module_params(module), saturation_margin)
         if cls in _TORCH_EXTRAS:
             return _TORCH_EXTRAS[cls]
         qualified = f"{cls.__module__}.{cls.__qualname__}"
-        if qualified.startswith(_HF_PREFIX):
-            short = qualified[len(_HF_PREFIX):]
-            if short in _HF_NAMES:
-                return _catalogue_spec(_HF_NAMES[short], {}, saturation_margin, label=short)
-            if short in _HF_EXTRAS:
-                return _HF_EXTRAS[short]
+        if qualified in by_class:
+            # torch.nn classes (and their subclasses) are labelled by the catalogue name,
+            # third-party ones by their class name
+            label = None if qualified.startswith(catalogue.TORCH_NN) else cls.__qualname__
+            name, fixed = by_class[qualified]
+            return _catalogue_spec(name, {**_module_params(module), **dict(fixed)},
+                                   saturation_margin, label=label)
+        if qualified in _HF_EXTRAS:
+            return _HF_EXTRAS[qualified]
     return None
 
 

@@ -40,9 +40,11 @@ def activation_module(name: str, lean: bool = True) -> nn.Module:
 
 
 def torch_nn_classes() -> dict[str, type]:
-    from ..diagnostics.kinds import TORCH_NN_NAMES
-
-    return {name: cls for cls, name in TORCH_NN_NAMES.items()}
+    """torch.nn's class per catalogue activation that torch has (the catalogue's
+    ``converts`` names it)."""
+    prefix = catalogue.TORCH_NN
+    return {a.name: getattr(nn, s.qualname[len(prefix):]) for a in catalogue.all_activations()
+            for s in a.converts if s.qualname.startswith(prefix)}
 
 
 def lab_activations() -> list[str]:

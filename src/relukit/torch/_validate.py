@@ -13,13 +13,16 @@ import numbers
 
 import torch
 
+from .. import catalogue
+
 #: Bits of a k-bit code of f' (``relukit.torch.fewbit``).
 MAX_BITS = 8
 
 #: What a lean backward keeps (``saves=``): f' from the output, or the input as torch does;
-#: the piecewise-linear functions also take "mask" (1 bit per element).
-SAVES = ("output", "input")
-SAVES_PIECEWISE = ("mask", "output", "input")
+#: the piecewise-linear functions also take "mask" (1 bit per element). Each activation's
+#: own modes are its catalogue entry's ``saves``.
+SAVES = catalogue.SAVES
+SAVES_PIECEWISE = catalogue.SAVES_PIECEWISE
 
 
 def bits(where: str, value) -> int | None:

@@ -39,17 +39,17 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .. import catalogue
 from . import _validate
 from .autograd import saved_tensor_bytes
 
 __all__ = ["convert", "ConversionSummary", "Replacement", "Skipped"]
 
-_QUANTISABLE = ("gelu", "silu", "mish")
 
 
 @dataclass(frozen=True)
 class _Spec:
-    """How to rebuild one source class as a relukit module."""
+    """How to rebuild one source class as a relukit module (from ``catalogue.Source``)."""
 
     activation: str  # catalogue name
     new_class: str  # attribute of relukit.torch
@@ -58,77 +58,20 @@ class _Spec:
     exact: bool = True  # does the old module run the same torch kernel?
 
 
-_TORCH_NN = "torch.nn.modules.activation."
-_SPECS: dict[str, _Spec] = {
-    _TORCH_NN + "ReLU": _Spec("relu", "ReLU", ("inplace",)),
-    _TORCH_NN + "LeakyReLU": _Spec("leaky_relu", "LeakyReLU", ("negative_slope", "inplace")),
-    _TORCH_NN + "PReLU": _Spec("prelu", "PReLU", ("num_parameters",)),
-    _TORCH_NN + "RReLU": _Spec("rrelu", "RReLU", ("lower", "upper", "inplace")),
-    _TORCH_NN + "ReLU6": _Spec("relu6", "ReLU6", ("inplace",)),
-    _TORCH_NN + "ELU": _Spec("elu", "ELU", ("alpha", "inplace")),
-    _TORCH_NN + "CELU": _Spec("celu", "CELU", ("alpha", "inplace")),
-    _TORCH_NN + "SELU": _Spec("selu", "SELU", ("inplace",)),
-    _TORCH_NN + "GELU": _Spec("gelu", "GELU", ("approximate",)),
-    _TORCH_NN + "SiLU": _Spec("silu", "SiLU", ("inplace",)),
-    _TORCH_NN + "Mish": _Spec("mish", "Mish", ("inplace",)),
-    _TORCH_NN + "Hardtanh": _Spec("hardtanh", "Hardtanh", ("min_val", "max_val", "inplace")),
-    _TORCH_NN + "Softplus": _Spec("softplus", "Softplus", ("beta", "threshold")),
-    _TORCH_NN + "Sigmoid": _Spec("sigmoid", "Sigmoid"),
-    _TORCH_NN + "Tanh": _Spec("tanh", "Tanh"),
-}
+def _specs() -> dict[str, _Spec]:
+    """Every class convert() replaces, read off the catalogue's ``converts``."""
+    out: dict[str, _Spec] = {}
+    for act in catalogue.all_activations():
+        for src in act.converts:
+            assert act.module is not None, act.name
+            out[src.qualname] = _Spec(act.name, act.module, src.copy, src.fixed, src.exact)
+    return out
 
-_HF = "transformers.activations."
-_TANH = (("approximate", "tanh"),)
-_SPECS.update({
-    _HF + "GELUActivation": _Spec("gelu", "GELU"),
-    _HF + "NewGELUActivation": _Spec("gelu", "GELU", fixed=_TANH, exact=False),
-    _HF + "GELUTanh": _Spec("gelu", "GELU", fixed=_TANH),
-    _HF + "PytorchGELUTanh": _Spec("gelu", "GELU", fixed=_TANH),
-    _HF + "FastGELUActivation": _Spec("gelu", "GELU", fixed=_TANH, exact=False),
-    _HF + "AccurateGELUActivation": _Spec("gelu", "GELU", fixed=_TANH, exact=False),
-    _HF + "SiLUActivation": _Spec("silu", "SiLU"),
-    _HF + "MishActivation": _Spec("mish", "Mish"),
-})
 
-for _prefix in ("timm.layers.activations.", "timm.models.layers.activations."):
-    _SPECS.update({
-        _prefix + "GELU": _Spec("gelu", "GELU"),
-        _prefix + "GELUTanh": _Spec("gelu", "GELU", fixed=_TANH),
-        _prefix + "Swish": _Spec("silu", "SiLU", ("inplace",), exact=False),
-        _prefix + "Mish": _Spec("mish", "Mish", exact=False),
-        _prefix + "PReLU": _Spec("prelu", "PReLU", ("num_parameters",)),
-    })
-for _prefix in ("timm.layers.activations_me.", "timm.models.layers.activations_me."):
-    _SPECS.update({
-        _prefix + "SwishMe": _Spec("silu", "SiLU", ("inplace",), exact=False),
-        _prefix + "MishMe": _Spec("mish", "Mish", exact=False),
-    })
-
-# relukit's own k-bit modules: converting again sets their ``bits`` (None: exact again).
-_SPECS.update({
-    "relukit.torch.modules.GELU": _Spec("gelu", "GELU", ("approximate",)),
-    "relukit.torch.modules.SiLU": _Spec("silu", "SiLU", ("inplace",)),
-    "relukit.torch.modules.Mish": _Spec("mish", "Mish", ("inplace",)),
-})
-
-_NO_EQUIVALENT = "relukit has no equivalent"
-_LEFT_ALONE: dict[str, str] = {
-    _HF + "QuickGELUActivation": "x * sigmoid(1.702 x) is a different function from GELU",
-    _HF + "ClippedGELUActivation": "clipped GELU: relukit has no clipped form",
-    _HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
-    _HF + "LaplaceActivation": _NO_EQUIVALENT,
-    _HF + "XIELUActivation": _NO_EQUIVALENT,
-    _HF + "SqrtSoftplusActivation": _NO_EQUIVALENT,
-}
-for _cls in ("Hardswish", "Hardsigmoid", "Hardshrink", "Softshrink", "Tanhshrink", "Softsign",
-             "LogSigmoid", "Threshold", "GLU"):
-    _LEFT_ALONE[_TORCH_NN + _cls] = _NO_EQUIVALENT
-for _prefix in ("timm.layers.activations.", "timm.models.layers.activations.",
-                "timm.layers.activations_me.", "timm.models.layers.activations_me."):
-    _LEFT_ALONE[_prefix + "QuickGELU"] = "x * sigmoid(1.702 x) is a different function from GELU"
-    for _cls in ("HardSwish", "HardSigmoid", "HardMish", "HardSwishMe", "HardSigmoidMe",
-                 "HardMishMe"):
-        _LEFT_ALONE[_prefix + _cls] = _NO_EQUIVALENT
+_SPECS = _specs()
+#: gelu, silu, mish: the ones that take ``bits=k``.
+_QUANTISABLE = frozenset(a.name for a in catalogue.all_activations() if a.kbit)
+_LEFT_ALONE = catalogue.UNSERVED_CLASSES
 
 
 def qualified_class_name(module: nn.Module) -> str:
@@ -346,13 +289,7 @@ def convert(
             seen_activation = True
             if not _selected(name, spec.activation, include_patterns, exclude_patterns):
                 continue
-            new_cls = getattr(relukit_torch, spec.new_class, None)
-            if new_cls is None:
-                summary.skipped.append(Skipped(
-                    name, key, f"relukit.torch has no {spec.new_class} (torch already saves "
-                    "only the output)" if spec.activation in ("sigmoid", "tanh")
-                    else f"relukit.torch has no {spec.new_class}"))
-                continue
+            new_cls = getattr(relukit_torch, spec.new_class)
             new, exact = _build(child, spec, new_cls, bits)
             new.to(device=_device_of(child, device))
             if getattr(new, "_modes", ()) and getattr(new, "bits", None) is None:
@@ -533,7 +470,7 @@ def _saved_bytes(module, dtype, device, shape) -> int:
         from .inverse import output_mode_is_fast
 
         name = getattr(module, "catalogue_name", "")
-        slow = name in ("gelu", "silu", "mish") and not output_mode_is_fast(device, name)
+        slow = name in _QUANTISABLE and not output_mode_is_fast(device, name)
         module.saves = "input" if slow else "output"
     try:
         return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),

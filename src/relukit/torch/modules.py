@@ -27,9 +27,13 @@ import weakref
 import torch
 from torch import nn
 
+from .. import catalogue
 from . import _validate
 from . import autograd as _ag
 from . import functional as F
+
+#: Each activation's parameter defaults, from the catalogue.
+_D = {a.name: a.defaults for a in catalogue.all_activations()}
 
 
 def _dtype_bits(dtype: torch.dtype) -> int:
@@ -178,7 +182,8 @@ class LeakyReLU(_Piecewise, nn.LeakyReLU):
     def _output_mode_ok(self) -> bool:
         return float(_validate.real(self.negative_slope)) >= 0
 
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *,
+    def __init__(self, negative_slope: float = _D["leaky_relu"]["negative_slope"],
+                 inplace: bool = False, *,
                  saves: str | None = "mask") -> None:
         F._bind("leaky_relu", negative_slope=negative_slope)
         super().__init__(negative_slope, inplace)
@@ -213,7 +218,8 @@ class ReLU6(_Piecewise, nn.ReLU6):
 class Hardtanh(_Piecewise, nn.Hardtanh):
     catalogue_name = "hardtanh"
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+    def __init__(self, min_val: float = _D["hardtanh"]["min_val"],
+                 max_val: float = _D["hardtanh"]["max_val"], inplace: bool = False,
                  min_value: float | None = None, max_value: float | None = None, *,
                  saves: str | None = "mask") -> None:
         F._bind("hardtanh", min_val=min_val if min_value is None else min_value,
@@ -236,7 +242,7 @@ class RReLU(_Lean, nn.RReLU):
 
     catalogue_name = "rrelu"
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+    def __init__(self, lower: float = _D["rrelu"]["lower"], upper: float = _D["rrelu"]["upper"],
                  inplace: bool = False) -> None:
         F._bind("rrelu", lower=lower, upper=upper)
         super().__init__(lower, upper, inplace)
@@ -258,8 +264,8 @@ class PReLU(_Lean, nn.PReLU):
     catalogue_name = "prelu"
     _modes = _validate.SAVES
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None,
-                 *, saves: str | None = None) -> None:
+    def __init__(self, num_parameters: int = 1, init: float = _D["prelu"]["weight"],
+                 device=None, dtype=None, *, saves: str | None = None) -> None:
         _validate.positive_int("PReLU", "num_parameters", num_parameters)
         super().__init__(num_parameters, init, device=device, dtype=dtype)
         self._init_saves(saves)
@@ -317,7 +323,7 @@ class _ELUFamily(_Lean):
 class ELU(_ELUFamily, nn.ELU):
     catalogue_name = "elu"
 
-    def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
+    def __init__(self, alpha: float = _D["elu"]["alpha"], inplace: bool = False, *,
                  saves: str | None = None) -> None:
         F._bind("elu", alpha=alpha)
         super().__init__(alpha, inplace)
@@ -339,7 +345,7 @@ class CELU(_ELUFamily, nn.CELU):
     catalogue_name = "celu"
     _saved_bits = 0.0
 
-    def __init__(self, alpha: float = 1.0, inplace: bool = False, *,
+    def __init__(self, alpha: float = _D["celu"]["alpha"], inplace: bool = False, *,
                  saves: str | None = None) -> None:
         F._bind("celu", alpha=alpha)
         super().__init__(alpha, inplace)
@@ -418,7 +424,7 @@ class _Smooth(_Lean):
 class GELU(_Smooth, nn.GELU):
     catalogue_name = "gelu"
 
-    def __init__(self, approximate: str = "none", bits: int | None = None, *,
+    def __init__(self, approximate: str = _D["gelu"]["approximate"], bits: int | None = None, *,
                  saves: str | None = "input") -> None:
         F._bind("gelu", approximate=approximate)
         super().__init__(approximate=approximate)
@@ -485,7 +491,8 @@ class Mish(_Smooth, nn.Mish):
 class Softplus(_Lean, nn.Softplus):
     catalogue_name = "softplus"
 
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+    def __init__(self, beta: float = _D["softplus"]["beta"],
+                 threshold: float = _D["softplus"]["threshold"]) -> None:
         F._bind("softplus", beta=beta, threshold=threshold)
         super().__init__(beta, threshold)
 
