@@ -34,8 +34,6 @@ class Topology:
     producer: str | None = None
     norm: str | None = None
     consumer: str | None = None
-    flattened: bool = False  #: a Flatten sits between activation and (Linear) consumer
-    pooled: bool = False  #: a pooling layer sits between activation and consumer
     note: str | None = None
 
 
@@ -147,13 +145,7 @@ def locate(events: list[_Event], activation: str, call: int = 0) -> Topology:
         if isinstance(reader.module, PRODUCERS):
             topo.consumer = reader.name
             return topo
-        if isinstance(reader.module, _PASS):
-            pass
-        elif isinstance(reader.module, _POOLS):
-            topo.pooled = True
-        elif isinstance(reader.module, nn.Flatten):
-            topo.flattened = True
-        else:
+        if not isinstance(reader.module, (*_PASS, *_POOLS, nn.Flatten)):
             topo.note = (f"the output of {activation} goes to {_kind(reader)}, not to a "
                          f"Linear/Conv layer")
             return topo

@@ -12,9 +12,11 @@ Two implementations of the 1-bit mask:
 * the eager one (``pack_flags``/``unpack_flags_float``): bool flags reinterpreted as int64
   words, gathered 8 to a byte by one multiplication (and spread back by another), so a pass
   touches 1 byte per element. ``unpack_flags_float`` writes the flags straight into the
-  buffer that becomes the gradient, so torch's own backward kernel can run in place: on CPU,
-  torch's cost at large sizes is mostly first-touching freshly allocated pages, and no
+  buffer that becomes the gradient, so torch's own backward kernel can run in place and no
   full-size temporary is allocated beyond the result.
+
+What these cost against torch's own backward is measured by ``benchmarks/bench_torch_speed.py``
+(fwd+bwd per activation, masks and k-bit codes included), not stated here.
 """
 
 from __future__ import annotations
@@ -32,11 +34,6 @@ _SPREAD = 0x0101010101010101
 _SELECT = 0x0102040810204080
 _LOW_BITS = 0x0101010101010101
 _LITTLE_ENDIAN = torch.tensor([1], dtype=torch.int16).view(torch.uint8)[0].item() == 1
-
-
-def packed_nbytes(n: int) -> int:
-    """Bytes that hold ``n`` one-bit flags."""
-    return (n + 7) // 8
 
 
 def _shifts(device: torch.device) -> torch.Tensor:
@@ -112,7 +109,7 @@ def pack_flags(x: torch.Tensor, write: Callable[[torch.Tensor, torch.Tensor], ob
     """Pack, for every element of x (logical order, any strides), the alive flag that
     ``write(x, out)`` puts into a bool tensor shaped like x: the flag itself when
     ``writes_alive``, else its negation (comparisons such as ``x <= 0`` name the dead side;
-    negating the packed bytes is 8 times cheaper than negating the flags).
+    negating the packed bytes touches 8 times fewer bytes than negating the flags).
 
     Three whole-tensor passes: the comparison, one int64 multiply over the flags, one
     strided byte gather.
@@ -142,9 +139,10 @@ def unpack_flags_float(packed: torch.Tensor, n: int, dtype: torch.dtype) -> torc
 def pack_interval_codes(x: torch.Tensor, boundaries, interval_codes, bits: int) -> torch.Tensor:
     """``pack_codes(interval_codes[bucketize(x, boundaries)], bits)`` without the binary search
     and the table lookup: one comparison per boundary, packed and XORed into the bit planes
-    the code flips there (packing is linear over XOR). Cheaper than ``torch.bucketize`` on CPU
-    for the few boundaries of a k <= 4 codebook. ``x`` is compared in its own dtype; NaN
-    lands in the last interval, as in ``torch.bucketize``.
+    the code flips there (packing is linear over XOR): one pass per boundary, so meant for the
+    few boundaries of a small codebook (``benchmarks/bench_torch_speed.py`` times gelu with
+    bits=4, which takes this path, and bits=8, which takes ``torch.bucketize``). ``x`` is
+    compared in its own dtype; NaN lands in the last interval, as in ``torch.bucketize``.
     """
     n = x.numel()
     n8 = n + (-n) % 8
