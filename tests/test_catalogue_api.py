@@ -227,7 +227,7 @@ def test_metadata_is_complete(name):
     act = relukit.get(name)
     for field in ("title", "formula", "latex", "derivative_formula", "derivative_latex"):
         assert isinstance(getattr(act, field), str) and getattr(act, field).strip()
-    assert act.shape in ("piecewise_linear", "smooth")
+    assert act.shape in ("piecewise_linear", "piecewise_quadratic", "smooth")
     assert act.backward_needs in ("mask", "output", "output_and_mask", "input")
     assert act.defaults == {p.name: p.default for p in act.params}
     for p in act.params:
@@ -235,8 +235,11 @@ def test_metadata_is_complete(name):
         p.validate(name, p.default)  # every default is valid
     act(np.zeros(3).reshape(1, 3), **act.defaults)  # the defaults work together
     bp = act.breakpoints()
-    if act.shape == "piecewise_linear":
-        assert act.exact_in_dtype and len(bp) >= 1
+    if act.shape != "smooth":
+        # piecewise: exact in the dtype, except where a piece's slope (hardsigmoid's 1/6) or
+        # degree (hardswish, relu2) rounds
+        assert act.exact_in_dtype or name in ("hardsigmoid", "hardswish", "relu2")
+        assert len(bp) >= 1
         assert all(isinstance(b, float) for b in bp) and list(bp) == sorted(bp)
     else:
         assert bp == () and not act.exact_in_dtype
@@ -271,7 +274,9 @@ def test_torch_names_are_torch_functions():
     for act in relukit.all_activations():
         if act.torch_name is not None:
             assert hasattr(torch.nn.functional, act.torch_name), act.name
-    assert {a.name for a in relukit.all_activations() if a.torch_name is None} == {"crelu"}
+    # torch has no crelu, squared ReLU or QuickGELU function (its ops compose them)
+    composed = {"crelu", "relu2", "quick_gelu"} & set(NAMES)
+    assert {a.name for a in relukit.all_activations() if a.torch_name is None} == composed
 
 
 def test_prelu_rejects_a_non_finite_weight_on_1d_and_0d_input():

@@ -62,7 +62,7 @@ def test_torch_part(name):
             assert params[p.name].default == p.default, (name, p.name)
     if act.saves:
         assert params["saves"].default == act.default_saves
-        assert tuple(module._modes) == act.saves
+        assert tuple(module._modes) == (act.saves if len(act.saves) > 1 else ())
     assert ("bits" in params) == act.kbit
     for src in act.converts:
         assert convert_mod._SPECS[src.qualname].activation == name

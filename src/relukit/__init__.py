@@ -38,6 +38,9 @@ from .catalogue import (
 
 __version__ = "0.1.0"
 
+# every activation of the catalogue, the ones added since the list above included
+globals().update({_a.name: _a for _a in all_activations()})
+
 __all__ = [
     "Activation",
     "Parameter",
@@ -61,3 +64,4 @@ __all__ = [
     "softplus",
     "tanh",
 ]
+__all__ += sorted(set(names()) - set(__all__))

@@ -86,6 +86,29 @@ SAVES = ("output", "input")
 
 
 @dataclass(frozen=True)
+class TorchRule:
+    """The torch layer of an activation without hand-written code in ``relukit.torch``, as
+    data: ``relukit.torch.functional`` and ``relukit.torch.modules`` build its function and
+    module from it.
+
+    ``forward(torch, x, inplace)``: the value with torch's own ops (bitwise what torch.nn,
+    transformers or timm compute). What each ``saves=`` mode keeps: "mask": 1 bit, alive where
+    ``lo < x < hi``, f' = ``slope`` there and 0 elsewhere (``mask = (lo, hi, slope)``), the
+    gradient from ``mask_kernel(torch, grad, stand_in)`` when given (torch's own backward
+    kernel fed a stand-in input on the right side of the interval: bitwise torch's);
+    "output": the output and one bit ``x > t`` per ``t`` in ``output_bits`` (NaN: set), f' =
+    ``from_output(torch, y, *bits)``; "input": torch's own autograd of ``forward``.
+    """
+
+    forward: Callable[..., Any] = field(repr=False)
+    inplace: bool = False
+    mask: tuple[float, float, float] | None = None
+    mask_kernel: Callable[..., Any] | None = field(default=None, repr=False)
+    from_output: Callable[..., Any] | None = field(default=None, repr=False)
+    output_bits: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Activation:
     """An activation function with its exact derivative and metadata."""
 
@@ -140,6 +163,8 @@ class Activation:
     #: Is f non-decreasing? A non-monotone f (a minimum: gelu, hardswish) is diagnosed on its
     #: input, its lean backward needs the branch of the output.
     monotone: bool = True
+    #: Its torch layer as data (None: hand-written in relukit.torch).
+    torch_rule: TorchRule | None = None
 
     # -- parameters ------------------------------------------------------------------
 
@@ -773,15 +798,15 @@ UNSERVED_CLASSES: dict[str, str] = {
         "Hardshrink", "Softshrink", "Tanhshrink", "Softsign", "LogSigmoid", "Threshold", "GLU")},
     **{p + c: UNSERVED_NAMES["hard_mish"] for p in (*TIMM, *TIMM_ME)
        for c in ("HardMish", "HardMishMe")},
-    # until registered
+    # not in the catalogue yet
     HF + "QuickGELUActivation": "x * sigmoid(1.702 x) is a different function from GELU",
     **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
        for p in (*TIMM, *TIMM_ME)},
     HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
     TORCH_NN + "Hardswish": _NO_EQUIVALENT,
+    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME) for c in ("HardSwish", "HardSwishMe")},
     TORCH_NN + "Hardsigmoid": _NO_EQUIVALENT,
-    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME)
-       for c in ("HardSwish", "HardSigmoid", "HardSwishMe", "HardSigmoidMe")},
+    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME) for c in ("HardSigmoid", "HardSigmoidMe")},
 }
 
 

@@ -24,7 +24,7 @@ def catalogue_markdown() -> str:
     for act in catalogue.all_activations():
         defaults = ", ".join(f"`{p.name}={p.default!r}`" for p in act.params) or "-"
         kind = act.shape.replace("_", "-")
-        if act.shape == "piecewise_linear":
+        if act.shape != "smooth":
             kind += f", kinks at {', '.join(f'{b:g}' for b in act.breakpoints())}"
         cells = (f"`{act.name}`", act.formula, act.derivative_formula, defaults, kind,
                  act.backward_needs.replace("_", " "))

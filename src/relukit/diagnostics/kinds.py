@@ -180,6 +180,12 @@ def _cached_spec(name: str, items: tuple, margin: float, label: str | None) -> A
     if act.doubles_axis:
         # crelu: both halves are relu outputs (of x and -x): active iff > 0.
         return ActivationSpec(label, "gate", 0.0, None, dead_low=0.0, rule="y <= 0 (f' = 0)")
+    if act.dead_region is not None and not act.monotone:
+        # hardswish: f' = 0 below its first breakpoint, but its output is 0 at x = 0 too:
+        # read on the input
+        low = float(act.breakpoints(**params)[0])
+        return ActivationSpec(label, "signed", low, None, on_input=True, dead_low=low,
+                              rule=f"{act.dead_region} (f' = 0)")
     if act.dead_region is not None:
         points = act.breakpoints(**params)
         low = float(act(np.array([points[0]]), **params)[0])

@@ -54,5 +54,11 @@ __all__ = [
 ]
 
 
+# Modules built from the catalogue (``catalogue.TorchRule``): hardswish, relu2, ...
+from .modules import FROM_RULES as _FROM_RULES  # noqa: E402
+
+globals().update(_FROM_RULES)
+__all__ += sorted(_FROM_RULES)
+
 # Last, so that the name ``convert`` ends up bound to the function, not its submodule.
 from .convert import ConversionSummary, convert  # noqa: E402

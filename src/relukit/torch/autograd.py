@@ -613,6 +613,41 @@ class InvertedFunction(torch.autograd.Function):
         return df.mul_(grad).to(grad.dtype), None, None, None
 
 
+# ----------------------------------------------------------------------------- from a rule
+
+
+def mask_rules(kind: str, values: tuple[float, ...]) -> tuple[_MaskRule, ...]:
+    """The bits a ``catalogue.TorchRule`` keeps: "outside" (alive where lo < x < hi) or
+    "above" (one bit ``x > t`` per threshold, NaN set)."""
+    if kind == "outside":
+        return (_dead_outside(values[0], values[1]),)
+    return tuple(_dead_le(t) for t in values)
+
+
+class RuleFunction(torch.autograd.Function):
+    """An activation built from its catalogue ``TorchRule``: the forward is ``forward(torch,
+    x, inplace)`` (torch's ops), the backward ``gradient(torch, grad, [y,] *bits)`` from the
+    bits of ``rules`` (1 per element each) and, with ``keep_output``, the output."""
+
+    @staticmethod
+    def forward(ctx, x, forward, rules, gradient, keep_output: bool, inplace: bool):
+        ctx.perm = _dense_order(x)
+        packs = [_pack_alive(x, r, ctx.perm) for r in rules]
+        if inplace:
+            ctx.mark_dirty(x)
+        y = forward(torch, x, inplace)
+        ctx.gradient, ctx.keep_output = gradient, keep_output
+        ctx.save_for_backward(*([y] if keep_output else []), *packs)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved = ctx.saved_tensors
+        lead = list(saved[:1]) if ctx.keep_output else []
+        bits = [_alive(p, grad, ctx.perm) for p in saved[len(lead):]]
+        return ctx.gradient(torch, grad, *lead, *bits), None, None, None, None, None
+
+
 # ----------------------------------------------------------------------------- k-bit
 
 

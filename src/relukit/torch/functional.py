@@ -421,3 +421,63 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     if not _tracing():
         _check_tensor("tanh", x)
     return torch.tanh(x)
+
+
+# ----------------------------------------------------------------------------- from the catalogue
+
+_HALF_WIDE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
+
+
+def _from_rule(act: catalogue.Activation):
+    """The function of an activation whose torch layer is its catalogue ``TorchRule``."""
+    rule = act.torch_rule
+    assert rule is not None and not act.params, act.name
+    name = act.name
+
+    def output_gradient(t, grad, y, *bits):
+        wide = _HALF_WIDE.get(y.dtype)
+        if wide is None:
+            return grad * rule.from_output(t, y, *bits)
+        # half types: f' in float32, the product rounded once (as torch's half kernels do)
+        return (grad.to(wide) * rule.from_output(t, y.to(wide), *bits)).to(grad.dtype)
+
+    lo, hi, slope = rule.mask or (0.0, 0.0, 0.0)
+
+    def mask_gradient(t, grad, alive):
+        if rule.mask_kernel is not None:  # torch's kernel on a stand-in input: bitwise
+            return rule.mask_kernel(t, grad, t.where(alive, (lo + hi) / 2, hi).to(grad.dtype))
+        return t.where(alive, grad * slope, 0.0)
+
+    def fn(x: torch.Tensor, inplace: bool = False, *,
+           saves: str = act.default_saves or "input") -> torch.Tensor:
+        if _tracing():
+            return rule.forward(torch, x, inplace)
+        _check_tensor(name, x)
+        inplace = _check_inplace(name, inplace)
+        if inplace and not rule.inplace:
+            raise ValueError(f"{name}: inplace=True is not supported (torch has no in-place "
+                             f"{name}); valid: inplace=False")
+        saves = _validate.saves(name, saves, act.saves or ("input",))
+        if saves == "input" or not _ag.use_lean(x):
+            return rule.forward(torch, x, inplace)
+        if saves == "mask":
+            rules = _ag.mask_rules("outside", (lo, hi))
+            return _ag.RuleFunction.apply(x, rule.forward, rules, mask_gradient, False, inplace)
+        rules = _ag.mask_rules("above", rule.output_bits)
+        return _ag.RuleFunction.apply(x, rule.forward, rules, output_gradient, True, inplace)
+
+    keeps = {"mask": "1 bit per element",
+             "output": f"the output and {len(rule.output_bits)} bit(s) per element",
+             "input": "torch's own autograd (the input)"}
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"{act.formula}; f' = {act.derivative_formula}.\n\n    ``saves``: "
+                  + "; ".join(f'"{m}": {keeps[m]}' for m in (act.saves or ("input",)))
+                  + f" (default {act.default_saves!r}). Built from ``relukit.get({name!r})``"
+                  ".torch_rule.\n    ")
+    return fn
+
+
+for _act in catalogue.all_activations():
+    if _act.torch_rule is not None:
+        globals()[_act.name] = _from_rule(_act)
+        __all__.append(_act.name)

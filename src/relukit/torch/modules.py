@@ -522,3 +522,83 @@ class Tanh(_Lean, nn.Tanh):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return torch.tanh(input)
+
+
+# ----------------------------------------------------------------------------- from the catalogue
+
+
+def _rule_module(act: catalogue.Activation) -> type:
+    """The module of an activation whose torch layer is its catalogue ``TorchRule``: it
+    subclasses torch.nn's class when torch has one (so isinstance checks keep working)."""
+    rule = act.torch_rule
+    assert rule is not None and act.module is not None, act.name
+    prefix = catalogue.TORCH_NN
+    base = next((getattr(nn, s.qualname[len(prefix):]) for s in act.converts
+                 if s.qualname.startswith(prefix)), nn.Module)
+    modes = act.saves if len(act.saves) > 1 else ()
+    fn = getattr(F, act.name)
+    name, cls_name = act.name, act.module
+
+    def __init__(self, inplace: bool = False, *, saves: str | None = None) -> None:
+        inplace = _validate.flag(cls_name, "inplace", inplace)
+        if inplace and not rule.inplace:
+            raise ValueError(f"{cls_name}: inplace=True is not supported (torch has no "
+                             f"in-place {name}); valid: inplace=False")
+        if base is nn.Module:
+            nn.Module.__init__(self)
+            self.inplace = inplace
+        else:
+            base.__init__(self, inplace)
+        if modes:
+            self._init_saves(saves)
+
+    # torch.jit.script calls this forward back in Python (torch.jit.ignore): a scripted model
+    # runs, but cannot be saved without Python
+    @torch.jit.ignore
+    def forward(self, input):  # unannotated: script reads no string annotations here
+        if isinstance(self, torch.jit.ScriptModule):  # scripted: torch's ops, as scripted
+            return rule.forward(torch, input, self.inplace)  # code saves nothing anyway
+        if not modes:
+            return fn(input, self.inplace, saves="input")
+        return self._lean(input)
+
+    def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        return fn(input, self.inplace, saves=saves)
+
+    def _output_mode_ok(self) -> bool:
+        return "output" in modes
+
+    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
+        mode = self.saves if self.saves is not None else (
+            "output" if "output" in modes else self._safe_mode)
+        if mode == "mask":
+            return 1.0
+        if mode == "output":
+            return float(len(rule.output_bits))
+        return float(_dtype_bits(dtype))
+
+    def extra_repr(self) -> str:
+        base_repr = "inplace=True" if self.inplace else ""
+        if not modes or self.saves is None:
+            return base_repr
+        return ", ".join(s for s in (base_repr, f"saves={self.saves!r}") if s)
+
+    namespace = {
+        "__init__": __init__, "forward": forward, "_call": _call,
+        "_output_mode_ok": _output_mode_ok, "saved_bits_per_element": saved_bits_per_element,
+        "extra_repr": extra_repr, "catalogue_name": name, "_modes": modes,
+        "_safe_mode": "mask" if "mask" in modes else "input",
+        "_inplace_keeps_output": False, "saves": None if modes else "input",
+        "__module__": __name__, "__qualname__": act.module,
+        "__doc__": f"{act.title}: {act.formula}. ``saves``: {', '.join(act.saves)} or None "
+                   "(settle on the first training call, the default); see "
+                   f"relukit.torch.functional.{name}.",
+    }
+    return type(act.module, (_Lean, base), namespace)
+
+
+#: Modules built from the catalogue's ``TorchRule`` entries, by class name.
+FROM_RULES: dict[str, type] = {}
+for _act in catalogue.all_activations():
+    if _act.torch_rule is not None:
+        FROM_RULES[_act.module] = globals()[_act.module] = _rule_module(_act)  # type: ignore
