@@ -71,6 +71,7 @@ CASES = [
     ("silu", "silu", "silu", {}),
     ("mish", "mish", "mish", {}),
     ("softplus", "softplus", "softplus", {"beta": 1.0, "threshold": 20.0}),
+    ("hardswish", "hardswish", "hardswish", {}),
     ("softplus-0.3", "softplus", "softplus", {"beta": 0.3, "threshold": 5.0}),
 ]
 CASE_IDS = [c[0] for c in CASES]
@@ -80,6 +81,7 @@ TOL = {np.dtype(np.float16): 1.0, np.dtype(np.float32): 4.0, np.dtype(np.float64
 
 # Roots of derivatives that are sums of cancelling terms, and the magnitude of those terms.
 ROOTS = {"gelu": -0.7517915241, "gelu_tanh": -0.7522, "silu": -1.2784645428, "mish": -1.1923}
+ROOTS["hardswish"] = -1.5
 
 
 def _terms(key: str, x):
@@ -91,6 +93,8 @@ def _terms(key: str, x):
         return sigma(w) + abs(x * sigma(w) * sigma(-w) * dw)
     if key == "silu":
         return sigma(x) + abs(x * sigma(x) * sigma(-x))
+    if key == "hardswish":
+        return (abs(2 * x) + 3) / 6 if -3 < x < 3 else mp.mpf(1)
     if key == "mish":
         sp = _softplus1(x)
         return mp.tanh(sp) + abs(x * sigma(x) * mp.sech(sp) ** 2)
@@ -126,7 +130,7 @@ def points(key: str, params: dict, dtype) -> np.ndarray:
                -float(fi.smallest_normal), 1e-300, -1e-300, 1e-30, -1e-30, 1e-9, -1e-9,
                1e300, -1e300, 1e100, -1e100, 1e30, -1e30, 1e10, -1e10, 6e4, -6e4,
                float(fi.max), -float(fi.max), math.inf, -math.inf, math.nan]
-    kinks = [0.0, 6.0, params.get("min_val", -1.0), params.get("max_val", 1.0)]
+    kinks = [0.0, 6.0, -3.0, 3.0, params.get("min_val", -1.0), params.get("max_val", 1.0)]
     if key in ROOTS:
         kinks.append(ROOTS[key])
     n = {"float64": 300, "float32": 200, "float16": 150}[dtype.name]

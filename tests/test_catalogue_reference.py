@@ -196,6 +196,10 @@ REFERENCE = {
         lambda x: x * mp.tanh(_softplus1(x)),
         lambda x: mp.tanh(_softplus1(x)) + x * sigma(x) * mp.sech(_softplus1(x)) ** 2,
     ),
+    "hardswish": (  # torch's sides at the kinks: f'(-3) = 0, f'(3) = 1
+        lambda x: x * min(max(mp.mpf(0), x + 3), mp.mpf(6)) / 6,
+        lambda x: mp.mpf(0) if x <= -3 else ((2 * x + 3) / 6 if x < 3 else mp.mpf(1)),
+    ),
     "softplus": (
         lambda x, beta, threshold: x if beta * x > threshold else mp.log1p(mp.exp(beta * x)) / beta,
         lambda x, beta, threshold: mp.mpf(1) if beta * x > threshold else sigma(beta * x),
@@ -233,6 +237,8 @@ def limits(key: str, params: dict) -> tuple[float, float, float, float]:
     if key == "selu":
         return -float(SELU_L * SELU_A), _INF, 0.0, float(SELU_L)
     if key in ("gelu", "gelu_tanh", "silu", "mish"):
+        return 0.0, _INF, 0.0, 1.0
+    if key == "hardswish":
         return 0.0, _INF, 0.0, 1.0
     if key == "sigmoid":
         return 0.0, 1.0, 0.0, 0.0

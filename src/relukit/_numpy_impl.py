@@ -695,4 +695,21 @@ def softplus_d(x, beta, threshold):
 
 # Cheaper float64 evaluations that are exact enough once rounded to float32/float16
 # (catalogue._widened uses them for those dtypes); the float64 path keeps the full corrections.
+# ----------------------------------------------------------------------------- hard and squared
+
+
+def hardswish(x):
+    # x + 3 is exact near -3 (Sterbenz); one product and one division round
+    # -0 from -3 down (as x * 0 is in torch), -inf included, whose limit that is
+    value = np.where(x <= -3.0, -0.0, x * np.clip(x + 3.0, 0.0, 6.0) / 6.0)
+    return np.where(np.isnan(x), x, value)
+
+
+def hardswish_d(x):
+    # torch's sides: 0 from -3 down, (2x + 3) / 6 on (-3, 3) (2x + 3 exact near the root
+    # -1.5), 1 from 3 up
+    mid = (2.0 * x + 3.0) / 6.0
+    return np.where(np.isnan(x), x, np.where(x <= -3.0, 0.0, np.where(x < 3.0, mid, 1.0)))
+
+
 NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

@@ -771,6 +771,37 @@ softplus = register(Activation(
 ))
 
 
+# ----------------------------------------------------------------------------- hard, squared
+
+
+def _hardswish_from_output(t: Any, y: Any, alive: Any, right: Any) -> Any:
+    # y = x (x + 3) / 6 on [-3, 3]: 2x + 3 = +-sqrt(9 + 24 y), the sign from the side of the
+    # minimum at x = -1.5; f' = (2x + 3) / 6 there, 0 from -3 down, 1 from 3 up (where y >= 3)
+    root = t.sqrt(t.clamp(9.0 + 24.0 * y, min=0.0)) / 6.0
+    mid = t.where(right, root, -root)
+    return t.where(y >= 3.0, t.ones_like(y), t.where(alive, mid, t.zeros_like(y)))
+
+
+hardswish = register(Activation(
+    name="hardswish", title="Hard swish",
+    formula="x * relu6(x + 3) / 6", latex=r"x\,\frac{\min(\max(0, x + 3), 6)}{6}",
+    derivative_formula="0 if x <= -3, (2x + 3) / 6 if -3 < x < 3, 1 if x >= 3",
+    derivative_latex=r"\begin{cases} 0 & x \le -3 \\ \frac{2x + 3}{6} & -3 < x < 3 \\ "
+                     r"1 & x \ge 3 \end{cases}",
+    shape="piecewise_quadratic", backward_needs="output_and_mask",
+    _value=impl.hardswish, _derivative=impl.hardswish_d,
+    _breakpoints=lambda: (-3.0, 3.0), dead_region="x <= -3", torch_name="hardswish",
+    aliases=("hard_swish", "hswish"), module="Hardswish", saves=SAVES,
+    default_saves="input", monotone=False,
+    converts=(Source(TORCH_NN + "Hardswish", ("inplace",)),
+              *_timm("HardSwish", copy=("inplace",), exact=False),
+              *_timm("HardSwishMe", *TIMM_ME, copy=("inplace",), exact=False)),
+    torch_rule=TorchRule(
+        forward=lambda t, x, inplace: t.nn.functional.hardswish(x, inplace=inplace),
+        inplace=True, from_output=_hardswish_from_output, output_bits=(-3.0, -1.5)),
+))
+
+
 # ----------------------------------------------------------------------------- not served
 
 _NO_EQUIVALENT = "relukit has no equivalent"
@@ -803,8 +834,6 @@ UNSERVED_CLASSES: dict[str, str] = {
     **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
        for p in (*TIMM, *TIMM_ME)},
     HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
-    TORCH_NN + "Hardswish": _NO_EQUIVALENT,
-    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME) for c in ("HardSwish", "HardSwishMe")},
     TORCH_NN + "Hardsigmoid": _NO_EQUIVALENT,
     **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME) for c in ("HardSigmoid", "HardSigmoidMe")},
 }

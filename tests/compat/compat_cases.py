@@ -124,6 +124,7 @@ CASES = [
        lambda: rt.Softplus(beta=2.0, threshold=5.0), kind="smooth"),
     _c("sigmoid", "Sigmoid", nn.Sigmoid, rt.Sigmoid, kind="smooth"),
     _c("tanh", "Tanh", nn.Tanh, rt.Tanh, kind="smooth"),
+    _c("hardswish", "Hardswish", nn.Hardswish, rt.Hardswish, kind="smooth"),
 ]
 BY_ID = {c.id: c for c in CASES}
 ROWS = list(dict.fromkeys(c.row for c in CASES))

@@ -303,4 +303,5 @@ def test_forward_mode(mode, case, flavour, note):
 def test_cases_cover_every_module():
     rows = {c.row for c in CASES}
     assert rows == {"ReLU", "LeakyReLU", "PReLU", "RReLU", "ReLU6", "CReLU", "ELU", "CELU",
-                    "SELU", "Hardtanh", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh"}
+                    "SELU", "Hardtanh", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh",
+                    "Hardswish"}

@@ -256,6 +256,7 @@ def test_hugging_face_activation_classes():
         "relu": acts.ACT2FN["relu"],
         "leaky": acts.ACT2FN["leaky_relu"],
         "swish": acts.ACT2FN["swish"],
+        "hardswish": acts.ACT2FN["hardswish"],
     })
     ref = copy.deepcopy(model)
     summary = convert(model)
@@ -265,6 +266,7 @@ def test_hugging_face_activation_classes():
         "gelu_tanh": "bitwise", "gelu_tanh_python": "rounding", "gelu_fast": "rounding",
         "gelu_accurate": "rounding", "silu": "bitwise", "mish": "bitwise", "relu": "bitwise",
         "leaky": "bitwise", "swish": "bitwise",
+        "hardswish": "bitwise",
     }
     assert {s.name for s in summary.skipped} == {"quick", "clipped"}
     assert "different function" in next(s.reason for s in summary.skipped if s.name == "quick")
@@ -278,6 +280,7 @@ def test_hugging_face_activation_classes():
         if kind == "bitwise":
             assert torch.equal(model[name](x.float()), ref[name](x.float())), name
     assert isinstance(model["quick"], acts.QuickGELUActivation)
+    assert isinstance(model["hardswish"], nn.Hardswish)
 
 
 def _gpt2(activation="gelu_new"):

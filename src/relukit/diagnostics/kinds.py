@@ -99,8 +99,6 @@ class ActivationSpec:
 _TORCH_EXTRAS: dict[type, ActivationSpec] = {
     nn.Hardsigmoid: ActivationSpec("Hardsigmoid", "gate", 0.0, 1.0, dead_low=0.0,
                                    dead_high=1.0, rule="y <= 0 or y >= 1 (f' = 0)"),
-    nn.Hardswish: ActivationSpec("Hardswish", "signed", -3.0, None, on_input=True,
-                                 dead_low=-3.0, rule="x <= -3 (f' = 0)"),
     nn.LogSigmoid: ActivationSpec("LogSigmoid", "plain"),
     nn.Softsign: ActivationSpec("Softsign", "signed"),
     nn.Tanhshrink: ActivationSpec("Tanhshrink", "signed"),

@@ -1,0 +1,146 @@
+"""The activations whose torch layer is built from the catalogue's ``TorchRule``: forward values
+are torch's (or Hugging Face's / timm's ops) bit for bit; each ``saves=`` mode's gradient against
+torch's autograd; what each mode keeps; convert() of torch.nn / transformers / timm classes by
+qualified name; the diagnostics' rule. One entry per activation in each table below."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import relukit
+import relukit.torch as rt
+from relukit.diagnostics.kinds import spec_for
+from relukit.torch import functional as RF
+from relukit.torch import saved_tensor_bytes
+from relukit.torch.convert import convert
+
+TF = torch.nn.functional
+
+
+def _cls(name, module, forward):
+    """A stand-in for a third-party class: only its qualified name matters to convert()."""
+    return type(name, (nn.Module,), {"forward": forward, "__module__": module,
+                                     "__qualname__": name})
+
+
+#: name -> torch's (or HF's / timm's) function in torch ops
+REFERENCE = {
+    "hardswish": TF.hardswish,
+}
+#: name -> {mode: bits per element kept beyond the output (None: the input, as torch)}
+KEEPS = {
+    "hardswish": {"output": 2, "input": None},
+}
+#: name -> [(class as convert() meets it, forward "bitwise" or "rounding")]
+CONVERTS = {
+    "hardswish": [(nn.Hardswish, "bitwise"),
+                  (_cls("HardSwish", "timm.layers.activations",
+                        lambda self, x: x * TF.relu6(x + 3.0) / 6.0), "rounding")],
+}
+#: name -> (read on the input, lowest active value, highest, can die)
+DIAGNOSED = {
+    "hardswish": (True, -3.0, None, True),
+}
+NAMES = sorted(REFERENCE)
+DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+
+
+def test_every_rule_activation_is_tested_here():
+    built = {a.name for a in relukit.all_activations() if a.torch_rule is not None}
+    assert built == set(REFERENCE) == set(KEEPS) == set(CONVERTS) == set(DIAGNOSED)
+
+
+def _x(dtype):
+    grid = torch.linspace(-7, 7, 2801, dtype=torch.float64)
+    kinks = torch.tensor([-3.0, 3.0, -1.5, 0.0, -0.0, 1e-3, -1e-3])
+    return torch.cat([grid, kinks, kinks.nextafter(torch.tensor(9.0)),
+                      kinks.nextafter(torch.tensor(-9.0))]).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", NAMES)
+def test_every_mode_against_torch(name, dtype):
+    act = relukit.get(name)
+    fn, ref = getattr(RF, name), REFERENCE[name]
+    for mode in act.saves:
+        x = _x(dtype).requires_grad_()
+        xr = _x(dtype).requires_grad_()
+        y, yr = fn(x, saves=mode), ref(xr)
+        assert torch.equal(y, yr), (name, mode)
+        g, = torch.autograd.grad(y, x, torch.ones_like(y))
+        gr, = torch.autograd.grad(yr, xr, torch.ones_like(yr))
+        if name == "hardswish" and mode == "output":
+            # f' = +-sqrt(9 + 24 y) / 6 from the rounded output: within its rounding, worst
+            # at the minimum (x = -1.5), where f' is 0 and y's rounding is amplified
+            tol = {torch.float64: 1e-7, torch.float32: 2e-3, torch.float16: 5e-2,
+                   torch.bfloat16: 2e-1}[dtype]
+            torch.testing.assert_close(g.double(), gr.double(), rtol=0, atol=tol)
+        elif name == "relu2" and mode == "output":
+            # 2 sqrt(y) is 2x exactly where x^2 is a normal number; below, y's underflow
+            # loses bits of a gradient smaller than 2 sqrt(tiny)
+            normal = yr.detach() >= torch.finfo(dtype).tiny
+            assert torch.equal(g[normal], gr[normal])
+            bound = 4 * torch.finfo(dtype).tiny ** 0.5
+            assert (g[~normal] - gr[~normal]).abs().max() <= bound
+        else:
+            assert torch.equal(g, gr), (name, mode, (g - gr).abs().max())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_what_each_mode_keeps(name):
+    x = torch.randn(4096, requires_grad=True)
+    module = getattr(rt, relukit.get(name).module)()
+    for mode, bits in KEEPS[name].items():
+        kept = saved_tensor_bytes(lambda t, m=mode: getattr(RF, name)(t, saves=m), x,
+                                  exclude_output=True)
+        if bits is None:
+            assert kept >= 4 * x.numel(), (name, mode)  # torch's autograd keeps a tensor
+        else:
+            assert kept == bits * x.numel() // 8, (name, mode)
+        if module._modes:
+            module.saves = mode
+        assert module.saved_bits_per_element() == (32 if bits is None else bits)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_module_inplace_and_bad_arguments(name):
+    act = relukit.get(name)
+    cls = getattr(rt, act.module)
+    x = torch.randn(100, dtype=torch.float64)
+    if act.torch_rule.inplace:
+        z = x.clone().requires_grad_() * 1
+        assert cls(inplace=True)(z) is z
+        assert torch.equal(z, REFERENCE[name](x))
+    else:
+        with pytest.raises(ValueError, match="inplace"):
+            cls(inplace=True)
+        with pytest.raises(ValueError, match="inplace"):
+            getattr(RF, name)(x, True)
+    with pytest.raises(ValueError, match="saves"):
+        getattr(RF, name)(x, saves="bits")
+    for base in (c for c, _ in CONVERTS[name] if c.__module__.startswith("torch.nn")):
+        assert isinstance(cls(), base)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_convert_recognises_their_classes_by_qualified_name(name):
+    model = nn.Sequential(*(c() for c, _ in CONVERTS[name]))
+    ref = copy.deepcopy(model)
+    summary = convert(model)
+    assert [r.activation for r in summary.replaced] == [name] * len(model)
+    assert [r.forward for r in summary.replaced] == [f for _, f in CONVERTS[name]]
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    for new, old in zip(model, ref, strict=True):
+        torch.testing.assert_close(new(x), old(x), rtol=1e-15, atol=1e-15)
+        assert type(new).__module__ == "relukit.torch.modules"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_diagnostics_read_their_rule(name):
+    on_input, low, high, can_die = DIAGNOSED[name]
+    spec = spec_for(getattr(rt, relukit.get(name).module)())
+    assert (spec.on_input, spec.low, spec.high, spec.can_die) == (on_input, low, high, can_die)
