@@ -72,6 +72,7 @@ CASES = [
     ("mish", "mish", "mish", {}),
     ("softplus", "softplus", "softplus", {"beta": 1.0, "threshold": 20.0}),
     ("hardswish", "hardswish", "hardswish", {}),
+    ("hardsigmoid", "hardsigmoid", "hardsigmoid", {}),
     ("softplus-0.3", "softplus", "softplus", {"beta": 0.3, "threshold": 5.0}),
 ]
 CASE_IDS = [c[0] for c in CASES]

@@ -200,6 +200,10 @@ REFERENCE = {
         lambda x: x * min(max(mp.mpf(0), x + 3), mp.mpf(6)) / 6,
         lambda x: mp.mpf(0) if x <= -3 else ((2 * x + 3) / 6 if x < 3 else mp.mpf(1)),
     ),
+    "hardsigmoid": (
+        lambda x: min(max(mp.mpf(0), x + 3), mp.mpf(6)) / 6,
+        lambda x: mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0),
+    ),
     "softplus": (
         lambda x, beta, threshold: x if beta * x > threshold else mp.log1p(mp.exp(beta * x)) / beta,
         lambda x, beta, threshold: mp.mpf(1) if beta * x > threshold else sigma(beta * x),
@@ -240,6 +244,8 @@ def limits(key: str, params: dict) -> tuple[float, float, float, float]:
         return 0.0, _INF, 0.0, 1.0
     if key == "hardswish":
         return 0.0, _INF, 0.0, 1.0
+    if key == "hardsigmoid":
+        return 0.0, 1.0, 0.0, 0.0
     if key == "sigmoid":
         return 0.0, 1.0, 0.0, 0.0
     if key == "tanh":

@@ -712,4 +712,12 @@ def hardswish_d(x):
     return np.where(np.isnan(x), x, np.where(x <= -3.0, 0.0, np.where(x < 3.0, mid, 1.0)))
 
 
+def hardsigmoid(x):
+    return np.where(np.isnan(x), x, np.clip(x + 3.0, 0.0, 6.0) / 6.0)
+
+
+def hardsigmoid_d(x):
+    return np.where(np.isnan(x), x, np.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0))
+
+
 NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

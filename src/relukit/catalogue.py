@@ -801,6 +801,25 @@ hardswish = register(Activation(
         inplace=True, from_output=_hardswish_from_output, output_bits=(-3.0, -1.5)),
 ))
 
+hardsigmoid = register(Activation(
+    name="hardsigmoid", title="Hard sigmoid",
+    formula="relu6(x + 3) / 6", latex=r"\frac{\min(\max(0, x + 3), 6)}{6}",
+    derivative_formula="1/6 if -3 < x < 3 else 0",
+    derivative_latex=r"\tfrac{1}{6}\,\mathbb{1}[-3 < x < 3]",
+    shape="piecewise_linear", backward_needs="mask",
+    _value=impl.hardsigmoid, _derivative=impl.hardsigmoid_d,
+    _breakpoints=lambda: (-3.0, 3.0), saturating=True, dead_region="x <= -3 or x >= 3",
+    torch_name="hardsigmoid", aliases=("hard_sigmoid", "hsigmoid"), module="Hardsigmoid",
+    saves=("mask", "input"), default_saves="mask",
+    converts=(Source(TORCH_NN + "Hardsigmoid", ("inplace",)),
+              *_timm("HardSigmoid", copy=("inplace",), exact=False),
+              *_timm("HardSigmoidMe", *TIMM_ME, copy=("inplace",), exact=False)),
+    torch_rule=TorchRule(
+        forward=lambda t, x, inplace: t.nn.functional.hardsigmoid(x, inplace=inplace),
+        inplace=True, mask=(-3.0, 3.0, 1.0 / 6.0),
+        mask_kernel=lambda t, grad, x: t.ops.aten.hardsigmoid_backward(grad, x)),
+))
+
 
 # ----------------------------------------------------------------------------- not served
 
@@ -834,8 +853,6 @@ UNSERVED_CLASSES: dict[str, str] = {
     **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
        for p in (*TIMM, *TIMM_ME)},
     HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
-    TORCH_NN + "Hardsigmoid": _NO_EQUIVALENT,
-    **{p + c: _NO_EQUIVALENT for p in (*TIMM, *TIMM_ME) for c in ("HardSigmoid", "HardSigmoidMe")},
 }
 
 

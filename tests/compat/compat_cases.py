@@ -125,6 +125,7 @@ CASES = [
     _c("sigmoid", "Sigmoid", nn.Sigmoid, rt.Sigmoid, kind="smooth"),
     _c("tanh", "Tanh", nn.Tanh, rt.Tanh, kind="smooth"),
     _c("hardswish", "Hardswish", nn.Hardswish, rt.Hardswish, kind="smooth"),
+    _c("hardsigmoid", "Hardsigmoid", nn.Hardsigmoid, rt.Hardsigmoid),
 ]
 BY_ID = {c.id: c for c in CASES}
 ROWS = list(dict.fromkeys(c.row for c in CASES))

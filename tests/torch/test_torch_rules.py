@@ -30,20 +30,26 @@ def _cls(name, module, forward):
 #: name -> torch's (or HF's / timm's) function in torch ops
 REFERENCE = {
     "hardswish": TF.hardswish,
+    "hardsigmoid": TF.hardsigmoid,
 }
 #: name -> {mode: bits per element kept beyond the output (None: the input, as torch)}
 KEEPS = {
     "hardswish": {"output": 2, "input": None},
+    "hardsigmoid": {"mask": 1, "input": None},
 }
 #: name -> [(class as convert() meets it, forward "bitwise" or "rounding")]
 CONVERTS = {
     "hardswish": [(nn.Hardswish, "bitwise"),
                   (_cls("HardSwish", "timm.layers.activations",
                         lambda self, x: x * TF.relu6(x + 3.0) / 6.0), "rounding")],
+    "hardsigmoid": [(nn.Hardsigmoid, "bitwise"),
+                    (_cls("HardSigmoid", "timm.layers.activations",
+                          lambda self, x: TF.relu6(x + 3.0) / 6.0), "rounding")],
 }
 #: name -> (read on the input, lowest active value, highest, can die)
 DIAGNOSED = {
     "hardswish": (True, -3.0, None, True),
+    "hardsigmoid": (False, 0.0, 1.0, True),
 }
 NAMES = sorted(REFERENCE)
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]

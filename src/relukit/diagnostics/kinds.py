@@ -97,8 +97,6 @@ class ActivationSpec:
 
 #: torch.nn activations outside the catalogue: (low, high) read off their definitions.
 _TORCH_EXTRAS: dict[type, ActivationSpec] = {
-    nn.Hardsigmoid: ActivationSpec("Hardsigmoid", "gate", 0.0, 1.0, dead_low=0.0,
-                                   dead_high=1.0, rule="y <= 0 or y >= 1 (f' = 0)"),
     nn.LogSigmoid: ActivationSpec("LogSigmoid", "plain"),
     nn.Softsign: ActivationSpec("Softsign", "signed"),
     nn.Tanhshrink: ActivationSpec("Tanhshrink", "signed"),
