@@ -73,6 +73,7 @@ CASES = [
     ("softplus", "softplus", "softplus", {"beta": 1.0, "threshold": 20.0}),
     ("hardswish", "hardswish", "hardswish", {}),
     ("hardsigmoid", "hardsigmoid", "hardsigmoid", {}),
+    ("relu2", "relu2", "relu2", {}),
     ("softplus-0.3", "softplus", "softplus", {"beta": 0.3, "threshold": 5.0}),
 ]
 CASE_IDS = [c[0] for c in CASES]

@@ -204,6 +204,7 @@ REFERENCE = {
         lambda x: min(max(mp.mpf(0), x + 3), mp.mpf(6)) / 6,
         lambda x: mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0),
     ),
+    "relu2": (lambda x: max(mp.mpf(0), x) ** 2, lambda x: 2 * max(mp.mpf(0), x)),
     "softplus": (
         lambda x, beta, threshold: x if beta * x > threshold else mp.log1p(mp.exp(beta * x)) / beta,
         lambda x, beta, threshold: mp.mpf(1) if beta * x > threshold else sigma(beta * x),
@@ -246,6 +247,8 @@ def limits(key: str, params: dict) -> tuple[float, float, float, float]:
         return 0.0, _INF, 0.0, 1.0
     if key == "hardsigmoid":
         return 0.0, 1.0, 0.0, 0.0
+    if key == "relu2":
+        return 0.0, _INF, 0.0, _INF
     if key == "sigmoid":
         return 0.0, 1.0, 0.0, 0.0
     if key == "tanh":

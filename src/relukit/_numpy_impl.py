@@ -720,4 +720,13 @@ def hardsigmoid_d(x):
     return np.where(np.isnan(x), x, np.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0))
 
 
+def relu2(x):
+    r = np.maximum(x, 0.0)
+    return r * r
+
+
+def relu2_d(x):
+    return 2.0 * np.maximum(x, 0.0)
+
+
 NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

@@ -820,6 +820,21 @@ hardsigmoid = register(Activation(
         mask_kernel=lambda t, grad, x: t.ops.aten.hardsigmoid_backward(grad, x)),
 ))
 
+relu2 = register(Activation(
+    name="relu2", title="Squared ReLU",
+    formula="max(0, x)^2", latex=r"\max(0, x)^2",
+    derivative_formula="2 max(0, x)  (= 2 sqrt(f(x)))", derivative_latex=r"2\max(0, x)",
+    shape="piecewise_quadratic", backward_needs="output",
+    _value=impl.relu2, _derivative=impl.relu2_d,
+    _breakpoints=lambda: (0.0,), dead_region="x <= 0",
+    aliases=("relu_squared", "squared_relu", "relusq"), module="ReLUSquared", saves=SAVES,
+    default_saves="output",
+    converts=(Source(HF + "ReLUSquaredActivation"),),
+    torch_rule=TorchRule(
+        forward=lambda t, x, inplace: t.square(t.relu(x)),
+        from_output=lambda t, y: 2.0 * t.sqrt(y)),
+))
+
 
 # ----------------------------------------------------------------------------- not served
 
@@ -852,7 +867,6 @@ UNSERVED_CLASSES: dict[str, str] = {
     HF + "QuickGELUActivation": "x * sigmoid(1.702 x) is a different function from GELU",
     **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
        for p in (*TIMM, *TIMM_ME)},
-    HF + "ReLUSquaredActivation": _NO_EQUIVALENT,
 }
 
 

@@ -38,6 +38,13 @@ class TorchCReLU(nn.Module):
         return torch.cat((TF.relu(x), TF.relu(-x)), self.dim)
 
 
+class TorchReLUSquared(nn.Module):
+    """Hugging Face's ReLUSquaredActivation, in its ops: relu(x) ** 2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.square(TF.relu(x))
+
+
 def _prelu_many(cls):
     def make():
         m = cls(num_parameters=FEATURES)
@@ -126,6 +133,8 @@ CASES = [
     _c("tanh", "Tanh", nn.Tanh, rt.Tanh, kind="smooth"),
     _c("hardswish", "Hardswish", nn.Hardswish, rt.Hardswish, kind="smooth"),
     _c("hardsigmoid", "Hardsigmoid", nn.Hardsigmoid, rt.Hardsigmoid),
+    _c("relu2", "ReLUSquared", TorchReLUSquared, rt.ReLUSquared, kind="smooth",
+       convertible=False),
 ]
 BY_ID = {c.id: c for c in CASES}
 ROWS = list(dict.fromkeys(c.row for c in CASES))

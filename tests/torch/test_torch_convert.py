@@ -256,6 +256,7 @@ def test_hugging_face_activation_classes():
         "relu": acts.ACT2FN["relu"],
         "leaky": acts.ACT2FN["leaky_relu"],
         "swish": acts.ACT2FN["swish"],
+        "relu2": acts.ReLUSquaredActivation(),
         "hardswish": acts.ACT2FN["hardswish"],
     })
     ref = copy.deepcopy(model)
@@ -265,7 +266,7 @@ def test_hugging_face_activation_classes():
         "gelu": "bitwise", "gelu_python": "rounding", "gelu_new": "rounding",
         "gelu_tanh": "bitwise", "gelu_tanh_python": "rounding", "gelu_fast": "rounding",
         "gelu_accurate": "rounding", "silu": "bitwise", "mish": "bitwise", "relu": "bitwise",
-        "leaky": "bitwise", "swish": "bitwise",
+        "leaky": "bitwise", "swish": "bitwise", "relu2": "bitwise",
         "hardswish": "bitwise",
     }
     assert {s.name for s in summary.skipped} == {"quick", "clipped"}

@@ -31,11 +31,13 @@ def _cls(name, module, forward):
 REFERENCE = {
     "hardswish": TF.hardswish,
     "hardsigmoid": TF.hardsigmoid,
+    "relu2": lambda x: torch.square(torch.relu(x)),  # Hugging Face's ReLUSquaredActivation
 }
 #: name -> {mode: bits per element kept beyond the output (None: the input, as torch)}
 KEEPS = {
     "hardswish": {"output": 2, "input": None},
     "hardsigmoid": {"mask": 1, "input": None},
+    "relu2": {"output": 0, "input": None},
 }
 #: name -> [(class as convert() meets it, forward "bitwise" or "rounding")]
 CONVERTS = {
@@ -45,11 +47,14 @@ CONVERTS = {
     "hardsigmoid": [(nn.Hardsigmoid, "bitwise"),
                     (_cls("HardSigmoid", "timm.layers.activations",
                           lambda self, x: TF.relu6(x + 3.0) / 6.0), "rounding")],
+    "relu2": [(_cls("ReLUSquaredActivation", "transformers.activations",
+                    lambda self, x: torch.square(torch.relu(x))), "bitwise")],
 }
 #: name -> (read on the input, lowest active value, highest, can die)
 DIAGNOSED = {
     "hardswish": (True, -3.0, None, True),
     "hardsigmoid": (False, 0.0, 1.0, True),
+    "relu2": (False, 0.0, None, True),
 }
 NAMES = sorted(REFERENCE)
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -150,3 +155,11 @@ def test_diagnostics_read_their_rule(name):
     on_input, low, high, can_die = DIAGNOSED[name]
     spec = spec_for(getattr(rt, relukit.get(name).module)())
     assert (spec.on_input, spec.low, spec.high, spec.can_die) == (on_input, low, high, can_die)
+
+
+def test_a_settling_module_keeps_the_output():
+    m = nn.Sequential(nn.Linear(8, 8), rt.ReLUSquared(), nn.Linear(8, 8))
+    x = torch.randn(4, 8)
+    for _ in range(2):
+        m(x).sum().backward()
+    assert m[1].saves == "output"

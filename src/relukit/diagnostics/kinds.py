@@ -104,8 +104,6 @@ _TORCH_EXTRAS: dict[type, ActivationSpec] = {
 
 # Hugging Face activations outside the catalogue.
 _HF_EXTRAS: dict[str, ActivationSpec] = {
-    catalogue.HF + "ReLUSquaredActivation": ActivationSpec(
-        "ReLUSquaredActivation", "gate", 0.0, None, dead_low=0.0, rule="y <= 0 (f' = 0)"),
     catalogue.HF + "LaplaceActivation": ActivationSpec("LaplaceActivation", "plain"),
     catalogue.HF + "SqrtSoftplusActivation": ActivationSpec("SqrtSoftplusActivation", "plain"),
     catalogue.HF + "XIELUActivation": ActivationSpec("XIELUActivation", "signed"),
