@@ -218,7 +218,7 @@ def test_unknown_name_lists_the_valid_ones():
 def test_names_are_sorted_and_complete():
     expected = {"relu", "leaky_relu", "prelu", "rrelu", "relu6", "crelu", "elu", "celu", "selu",
                 "gelu", "sigmoid", "tanh", "silu", "mish", "softplus", "hardtanh"}
-    expected |= {"hardswish", "hardsigmoid", "relu2"}  # the catalogue's rules
+    expected |= {"hardswish", "hardsigmoid", "relu2", "quick_gelu"}  # the catalogue's rules
     assert set(NAMES) == expected and NAMES == sorted(NAMES)
     assert [a.name for a in relukit.all_activations()] == NAMES
 

@@ -74,6 +74,7 @@ CASES = [
     ("hardswish", "hardswish", "hardswish", {}),
     ("hardsigmoid", "hardsigmoid", "hardsigmoid", {}),
     ("relu2", "relu2", "relu2", {}),
+    ("quick_gelu", "quick_gelu", "quick_gelu", {}),
     ("softplus-0.3", "softplus", "softplus", {"beta": 0.3, "threshold": 5.0}),
 ]
 CASE_IDS = [c[0] for c in CASES]
@@ -84,6 +85,7 @@ TOL = {np.dtype(np.float16): 1.0, np.dtype(np.float32): 4.0, np.dtype(np.float64
 # Roots of derivatives that are sums of cancelling terms, and the magnitude of those terms.
 ROOTS = {"gelu": -0.7517915241, "gelu_tanh": -0.7522, "silu": -1.2784645428, "mish": -1.1923}
 ROOTS["hardswish"] = -1.5
+ROOTS["quick_gelu"] = -1.2784645428 / 1.702
 
 
 def _terms(key: str, x):
@@ -97,6 +99,9 @@ def _terms(key: str, x):
         return sigma(x) + abs(x * sigma(x) * sigma(-x))
     if key == "hardswish":
         return (abs(2 * x) + 3) / 6 if -3 < x < 3 else mp.mpf(1)
+    if key == "quick_gelu":
+        k = mp.mpf(1.702)
+        return sigma(k * x) + abs(k * x * sigma(k * x) * sigma(-k * x))
     if key == "mish":
         sp = _softplus1(x)
         return mp.tanh(sp) + abs(x * sigma(x) * mp.sech(sp) ** 2)
@@ -118,6 +123,8 @@ def _tail_points(key: str) -> np.ndarray:
         extra = [np.linspace(-22.5, -5, 60), np.linspace(-21.8, -21.2, 20)]
     elif key in ("silu", "mish", "sigmoid", "softplus", "elu", "celu", "selu"):
         extra = [np.linspace(-760, -690, 40)]
+    elif key == "quick_gelu":
+        extra = [np.linspace(-450, -400, 40)]
     elif key == "tanh":
         extra = [np.linspace(340, 380, 20), -np.linspace(340, 380, 10)]
     return np.concatenate([neg, pos, *extra])

@@ -145,6 +145,8 @@ def _softplus1(x):
 
 
 # name -> (value(x, **p), derivative(x, **p)); x and parameters are mpf.
+QG_K = mp.mpf(1.702)
+
 REFERENCE = {
     "relu": (lambda x: max(mp.mpf(0), x), lambda x: mp.mpf(1 if x > 0 else 0)),
     "leaky_relu": (
@@ -205,6 +207,10 @@ REFERENCE = {
         lambda x: mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0),
     ),
     "relu2": (lambda x: max(mp.mpf(0), x) ** 2, lambda x: 2 * max(mp.mpf(0), x)),
+    "quick_gelu": (  # k: the float64 nearest 1.702, exactly
+        lambda x: x * sigma(QG_K * x),
+        lambda x: sigma(QG_K * x) * (1 + QG_K * x * sigma(-QG_K * x)),
+    ),
     "softplus": (
         lambda x, beta, threshold: x if beta * x > threshold else mp.log1p(mp.exp(beta * x)) / beta,
         lambda x, beta, threshold: mp.mpf(1) if beta * x > threshold else sigma(beta * x),
@@ -249,6 +255,8 @@ def limits(key: str, params: dict) -> tuple[float, float, float, float]:
         return 0.0, 1.0, 0.0, 0.0
     if key == "relu2":
         return 0.0, _INF, 0.0, _INF
+    if key == "quick_gelu":
+        return 0.0, _INF, 0.0, 1.0
     if key == "sigmoid":
         return 0.0, 1.0, 0.0, 0.0
     if key == "tanh":

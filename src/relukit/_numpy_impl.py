@@ -729,4 +729,45 @@ def relu2_d(x):
     return 2.0 * np.maximum(x, 0.0)
 
 
+#: QuickGELU's constant (CLIP): the float64 nearest 1.702 (torch's float32 kernels round it
+#: again); the catalogue's reference uses this exact value.
+QUICK_GELU_K = 1.702
+_QG_CLIP = 500.0  # k * 500 = 851: sigma(kx) is 1, or e^{kx} underflows, beyond
+
+
+def _quick_gelu_arg(x):
+    """x clipped, and kx = h + l exactly (double-double)."""
+    xc = np.clip(x, -_QG_CLIP, _QG_CLIP)
+    h, low = _two_prod(xc, QUICK_GELU_K)
+    return xc, h, low
+
+
+def _quick_gelu_tail(h, low, factor, out):
+    """out = -exp(kx + log(-factor)) where kx < -700, in one rounding (factor < 0 there)."""
+    out = np.asarray(out)
+    tail = h < _EXP_TAIL
+    if tail.any():
+        s, se = _two_sum(h[tail], np.log(-factor[tail]))
+        out[tail] = -(np.exp(s) * (1.0 + se + low[tail]))
+    return out
+
+
+def quick_gelu(x):
+    xc, h, low = _quick_gelu_arg(x)
+    s, s_neg = _sigmoid_pair(h)
+    value = xc * (s * (1.0 + low * s_neg))  # sigma(h + l) to first order in l
+    value = _quick_gelu_tail(h, low, xc, value)
+    return np.where(x > _QG_CLIP, x, value)
+
+
+def quick_gelu_d(x):
+    xc, h, low = _quick_gelu_arg(x)
+    s, s_neg = _sigmoid_pair(h)
+    s_full = s * (1.0 + low * s_neg)
+    s_neg_full = s_neg * (1.0 - low * s)
+    d = s_full * (1.0 + (h + low) * s_neg_full)
+    d = _quick_gelu_tail(h, low, 1.0 + h, d)
+    return np.where(x > _QG_CLIP, 1.0, d)
+
+
 NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

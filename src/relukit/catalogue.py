@@ -699,7 +699,7 @@ gelu = register(Activation(
         # relukit's own: converting again sets ``bits``
         Source("relukit.torch.modules.GELU", ("approximate",)),
     ),
-    resembles=(HF + "ClippedGELUActivation", HF + "QuickGELUActivation"),
+    resembles=(HF + "ClippedGELUActivation",),
 ))
 
 sigmoid = register(Activation(
@@ -835,6 +835,20 @@ relu2 = register(Activation(
         from_output=lambda t, y: 2.0 * t.sqrt(y)),
 ))
 
+quick_gelu = register(Activation(
+    name="quick_gelu", title="QuickGELU",
+    formula=f"x * sigmoid({impl.QUICK_GELU_K} x)", latex=r"x\,\sigma(1.702\,x)",
+    derivative_formula="s (1 + k x (1 - s)), s = sigmoid(k x), k = 1.702",
+    derivative_latex=r"\sigma(kx)\,(1 + kx\,(1 - \sigma(kx))),\ k = 1.702",
+    shape="smooth", backward_needs="input",
+    _value=impl.quick_gelu, _derivative=impl.quick_gelu_d,
+    aliases=("quickgelu",), module="QuickGELU", saves=("input",), default_saves="input",
+    monotone=False,
+    converts=(Source(HF + "QuickGELUActivation"), *_timm("QuickGELU"),
+              *_timm("QuickGELU", *TIMM_ME)),
+    torch_rule=TorchRule(forward=lambda t, x, inplace: x * t.sigmoid(1.702 * x)),
+))
+
 
 # ----------------------------------------------------------------------------- not served
 
@@ -863,10 +877,6 @@ UNSERVED_CLASSES: dict[str, str] = {
         "Hardshrink", "Softshrink", "Tanhshrink", "Softsign", "LogSigmoid", "Threshold", "GLU")},
     **{p + c: UNSERVED_NAMES["hard_mish"] for p in (*TIMM, *TIMM_ME)
        for c in ("HardMish", "HardMishMe")},
-    # not in the catalogue yet
-    HF + "QuickGELUActivation": "x * sigmoid(1.702 x) is a different function from GELU",
-    **{p + "QuickGELU": "x * sigmoid(1.702 x) is a different function from GELU"
-       for p in (*TIMM, *TIMM_ME)},
 }
 
 

@@ -45,6 +45,13 @@ class TorchReLUSquared(nn.Module):
         return torch.square(TF.relu(x))
 
 
+class TorchQuickGELU(nn.Module):
+    """Hugging Face's QuickGELUActivation / timm's QuickGELU, in their ops."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
 def _prelu_many(cls):
     def make():
         m = cls(num_parameters=FEATURES)
@@ -134,6 +141,8 @@ CASES = [
     _c("hardswish", "Hardswish", nn.Hardswish, rt.Hardswish, kind="smooth"),
     _c("hardsigmoid", "Hardsigmoid", nn.Hardsigmoid, rt.Hardsigmoid),
     _c("relu2", "ReLUSquared", TorchReLUSquared, rt.ReLUSquared, kind="smooth",
+       convertible=False),
+    _c("quick_gelu", "QuickGELU", TorchQuickGELU, rt.QuickGELU, kind="smooth",
        convertible=False),
 ]
 BY_ID = {c.id: c for c in CASES}

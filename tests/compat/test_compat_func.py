@@ -304,4 +304,4 @@ def test_cases_cover_every_module():
     rows = {c.row for c in CASES}
     assert rows == {"ReLU", "LeakyReLU", "PReLU", "RReLU", "ReLU6", "CReLU", "ELU", "CELU",
                     "SELU", "Hardtanh", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh",
-                    "Hardswish", "Hardsigmoid", "ReLUSquared"}
+                    "Hardswish", "Hardsigmoid", "ReLUSquared", "QuickGELU"}

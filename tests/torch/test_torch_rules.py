@@ -32,12 +32,14 @@ REFERENCE = {
     "hardswish": TF.hardswish,
     "hardsigmoid": TF.hardsigmoid,
     "relu2": lambda x: torch.square(torch.relu(x)),  # Hugging Face's ReLUSquaredActivation
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),  # HF QuickGELUActivation, timm
 }
 #: name -> {mode: bits per element kept beyond the output (None: the input, as torch)}
 KEEPS = {
     "hardswish": {"output": 2, "input": None},
     "hardsigmoid": {"mask": 1, "input": None},
     "relu2": {"output": 0, "input": None},
+    "quick_gelu": {"input": None},
 }
 #: name -> [(class as convert() meets it, forward "bitwise" or "rounding")]
 CONVERTS = {
@@ -49,12 +51,17 @@ CONVERTS = {
                           lambda self, x: TF.relu6(x + 3.0) / 6.0), "rounding")],
     "relu2": [(_cls("ReLUSquaredActivation", "transformers.activations",
                     lambda self, x: torch.square(torch.relu(x))), "bitwise")],
+    "quick_gelu": [(_cls("QuickGELUActivation", "transformers.activations",
+                         lambda self, x: x * torch.sigmoid(1.702 * x)), "bitwise"),
+                   (_cls("QuickGELU", "timm.layers.activations",
+                         lambda self, x: x * torch.sigmoid(1.702 * x)), "bitwise")],
 }
 #: name -> (read on the input, lowest active value, highest, can die)
 DIAGNOSED = {
     "hardswish": (True, -3.0, None, True),
     "hardsigmoid": (False, 0.0, 1.0, True),
     "relu2": (False, 0.0, None, True),
+    "quick_gelu": (True, pytest.approx(-3.61, abs=0.01), None, False),  # saturated tail
 }
 NAMES = sorted(REFERENCE)
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
