@@ -60,5 +60,9 @@ from .modules import FROM_RULES as _FROM_RULES  # noqa: E402
 globals().update(_FROM_RULES)
 __all__ += sorted(_FROM_RULES)
 
+from .factory import create_act_layer, get_act_layer  # noqa: E402
+
+__all__ += ["create_act_layer", "get_act_layer"]
+
 # Last, so that the name ``convert`` ends up bound to the function, not its submodule.
 from .convert import ConversionSummary, convert  # noqa: E402

@@ -1,17 +1,17 @@
 """``convert(model)``: swap a model's activation modules for relukit's lean ones, in place.
 
 Recognised by *exact* qualified class name (subclasses may override ``forward``, so they are
-left alone), without importing the third-party packages:
+left alone), without importing the third-party packages: the classes each catalogue entry lists
+in its ``converts`` (``relukit.get("gelu").converts``), among them
 
 - ``torch.nn``: ReLU, LeakyReLU, PReLU (the same weight Parameter is kept), RReLU, ReLU6, ELU,
-  CELU, SELU, GELU, SiLU, Mish, Hardtanh, Softplus (and Sigmoid/Tanh when relukit.torch has
-  them; torch already saves only their output, so there is nothing to gain otherwise);
+  CELU, SELU, GELU, SiLU, Mish, Hardtanh, Hardswish, Hardsigmoid, Softplus, Sigmoid, Tanh;
 - Hugging Face ``transformers.activations``: GELUActivation, NewGELUActivation, GELUTanh
   (PytorchGELUTanh is an alias), FastGELUActivation, AccurateGELUActivation, SiLUActivation,
-  MishActivation; ACT2FN's relu/leaky_relu/relu6/prelu/swish/sigmoid/tanh entries are the
+  MishActivation, QuickGELUActivation, ReLUSquaredActivation; ACT2FN's other entries are the
   torch.nn classes above;
-- timm ``timm.layers.activations`` (and ``timm.models.layers.activations``): GELU, GELUTanh,
-  Swish, Mish, PReLU; ``timm.layers.activations_me``: SwishMe, MishMe.
+- timm ``timm.layers.activations`` (and ``timm.models.layers.activations``, ``activations_me``):
+  GELU, GELUTanh, Swish(Me), Mish(Me), PReLU, QuickGELU, HardSwish(Me), HardSigmoid(Me).
 
 Forward results: bitwise identical where the old module calls the same torch kernel
 (torch.nn's modules, HF GELUActivation/GELUTanh/SiLUActivation/MishActivation in their default
@@ -19,9 +19,8 @@ form, timm's GELU/GELUTanh/PReLU); the *same function up to float rounding* (a f
 old module spells the formula out in Python ops (HF NewGELUActivation, AccurateGELUActivation,
 FastGELUActivation - whose sqrt(2/pi) = 0.7978845608 is rounded at 1e-10, below float32
 resolution -, the ``use_*_python`` forms, timm's Swish/Mish/SwishMe/MishMe). The summary's
-``forward`` column says which. Left alone, with the reason in the summary: QuickGELU
-(x * sigmoid(1.702 x) is a different function), ClippedGELUActivation, hard-swish/-sigmoid/-mish
-and the other activations relukit does not implement.
+``forward`` column says which. Left alone, with the reason in the summary: the classes of
+``catalogue.UNSERVED_CLASSES`` (ClippedGELUActivation, hard-mish, xIELU, ...).
 
 Activations called as *functions* inside a model's ``forward`` (``F.gelu(x)``,
 ``torch.relu(x)``, ``x.sigmoid()``) are not modules and cannot be swapped: the summary says so
