@@ -161,23 +161,6 @@ def test_saved_tensor_bytes_dedupes_storages_and_skips_parameters():
         rt.saved_tensor_bytes(lin, x, bogus=1)
 
 
-def test_module_saved_bits_per_element_agrees_with_measurement():
-    out = {"saves": "output"}
-    for module in [rt.ReLU(), rt.LeakyReLU(), rt.ReLU6(), rt.Hardtanh(), rt.ELU(**out),
-                   rt.CELU(**out), rt.SELU(**out), rt.GELU(bits=4), rt.SiLU(bits=2), rt.Mish(),
-                   rt.GELU(), rt.CReLU(dim=0), rt.Sigmoid(), rt.Tanh(), rt.Softplus(),
-                   rt.ELU(alpha=-1.0, **out), rt.PReLU(**out), rt.PReLU(init=-0.5, **out),
-                   rt.PReLU(init=0.0, **out), rt.RReLU().eval()]:
-        x = torch.randn(N, requires_grad=True)
-        measured = rt.saved_tensor_bytes(module, x, exclude=[]) * 8 / N
-        probe_out = module(x.detach().clone().requires_grad_())
-        # output-saving modules report 0 beyond the output
-        out_bits = probe_out.element_size() * 8 * probe_out.numel() / N
-        claim = module.saved_bits_per_element(torch.float32)
-        assert measured in (pytest.approx(claim, abs=0.02),
-                            pytest.approx(claim + out_bits, abs=0.02)), module
-
-
 @pytest.mark.parametrize("make", [rt.ELU, rt.CELU, rt.SELU, rt.PReLU])
 def test_output_keeping_module_settles_after_one_training_step(make):
     """saves=None: the first training step runs torch's op (keeps the input), watches the

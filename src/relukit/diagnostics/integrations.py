@@ -27,6 +27,7 @@ import sys
 import types
 import warnings
 
+from .._optional import install_hint
 from .monitor import ActivationMonitor, report_scalars
 from .report import MonitorReport
 
@@ -115,7 +116,7 @@ class HuggingFaceCallback(*(b for b in (_HFBase,) if b), _Reporter):  # type: ig
     def __init__(self, window: int = 100, dead_threshold: float = 0.5,
                  warn_on_causes: bool = False, **monitor_kwargs):
         if _HFBase is None:
-            raise ImportError("HuggingFaceCallback needs transformers: pip install transformers")
+            raise ImportError("HuggingFaceCallback: " + install_hint("transformers"))
         _Reporter.__init__(self, window, dead_threshold, warn_on_causes, monitor_kwargs)
         self._unlogged: dict[str, float] = {}
 
@@ -168,7 +169,7 @@ class LightningCallback(*(b for b in (_LBase,) if b), _Reporter):  # type: ignor
     def __init__(self, window: int = 100, dead_threshold: float = 0.5,
                  warn_on_causes: bool = False, **monitor_kwargs):
         if _LBase is None:
-            raise ImportError("LightningCallback needs PyTorch Lightning: pip install lightning")
+            raise ImportError("LightningCallback: " + install_hint("lightning"))
         _Reporter.__init__(self, window, dead_threshold, warn_on_causes, monitor_kwargs)
         self._seen_step = 0
 

@@ -85,3 +85,19 @@ def positive_int(where: str, name: str, value) -> int:
     if value < 1:
         raise ValueError(f"{where}: invalid {name}={value!r}; valid values: ints >= 1")
     return int(value)
+
+
+def dim(where: str, value, ndim: int | None = None) -> int:
+    """A dimension such as CReLU's ``dim``: an int, and with ``ndim`` one of x's dimensions
+    (a 0-D x counts as 1-D, as torch's cat of its reshape does)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: dim must be an int, got {value!r}")
+    value = int(value)
+    if ndim is not None:
+        n = max(ndim, 1)
+        if not -n <= value < n:
+            raise ValueError(
+                f"{where}: dim={value} is out of range for an input with {ndim} dimension(s); "
+                f"valid: {-n} .. {n - 1}"
+            )
+    return value

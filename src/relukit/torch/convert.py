@@ -122,10 +122,6 @@ class ConversionSummary:
     saved_bytes_before: int | None = None
     saved_bytes_after: int | None = None
 
-    @property
-    def num_replaced(self) -> int:
-        return len(self.replaced)
-
     def __len__(self) -> int:
         return len(self.replaced)
 
@@ -238,7 +234,7 @@ def convert(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    bits = _check_bits(bits)
+    bits = _validate.bits("convert", bits)
     include_patterns = _check_patterns("include", include)
     exclude_patterns = _check_patterns("exclude", exclude)
     planning = example_inputs is not None or example_kwargs is not None
@@ -350,10 +346,6 @@ def _model_saved_bytes(model: nn.Module, inputs: tuple, kwargs: dict) -> int:
             for k, b in model.named_buffers():
                 if k in buffers:
                     b.copy_(buffers[k])
-
-
-def _check_bits(bits):
-    return _validate.bits("convert", bits)
 
 
 def _check_patterns(param: str, value) -> tuple[str, ...] | None:

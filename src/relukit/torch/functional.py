@@ -174,14 +174,7 @@ def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     if _tracing():
         return _torch_crelu(x, dim)
     _check_tensor("crelu", x)
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"crelu: dim must be an int, got {dim!r}")
-    ndim = max(x.dim(), 1)
-    if not -ndim <= dim < ndim:
-        raise ValueError(
-            f"crelu: dim={dim} is out of range for an input with {x.dim()} dimension(s); "
-            f"valid: {-ndim} .. {ndim - 1}"
-        )
+    dim = _validate.dim("crelu", dim, x.dim())
     if _ag.use_lean(x):
         return _ag.CReLUFunction.apply(x.reshape(1) if x.dim() == 0 else x, dim)
     return _torch_crelu(x, dim)
@@ -338,13 +331,9 @@ def _codebook_tensors(name: str, approximate: str, bits: int, device: torch.devi
     return cached
 
 
-def _check_bits(name: str, bits) -> int | None:
-    return _validate.bits(name, bits)
-
-
 def _smooth(name: str, x, approximate: str, bits, inplace: bool, saves, torch_fn):
     _check_tensor(name, x)
-    _check_bits(name, bits)
+    _validate.bits(name, bits)
     saves = _validate.saves(name, saves)
     if not _ag.use_lean(x) or (bits is None and saves == "input"):
         return torch_fn()

@@ -36,10 +36,6 @@ from . import functional as F
 _D = {a.name: a.defaults for a in catalogue.all_activations()}
 
 
-def _dtype_bits(dtype: torch.dtype) -> int:
-    return torch.finfo(dtype).bits
-
-
 class _Watched:
     __slots__ = ("output", "version", "__weakref__")
 
@@ -54,11 +50,9 @@ _MAX_WATCHED = 4
 class _Lean:
     # relukit's own attributes, not for torch.jit.script (which runs torch's op)
     __jit_ignored_attributes__ = ["saves", "bits", "_probed", "_watched", "catalogue_name",
-                                  "_saved_bits", "_modes", "_safe_mode", "_auto",
+                                  "_modes", "_safe_mode", "_auto",
                                   "_inplace_keeps_output"]
     catalogue_name: str = ""
-    #: Bits per element kept beyond the output when it does not depend on the dtype.
-    _saved_bits: float = 1.0
     #: The ``saves`` modes the module takes (empty: none, it always runs one way).
     _modes: tuple[str, ...] = ()
     #: The mode a settling module falls back to when its output is modified in place.
@@ -69,10 +63,6 @@ class _Lean:
     _auto: bool = False
     #: Does torch's in-place op keep its output (so that in place, "output" is torch's way)?
     _inplace_keeps_output: bool = True
-
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        """Bits per input element the backward keeps beyond the output, for ``dtype``."""
-        return self._saved_bits
 
     def _init_saves(self, saves) -> None:
         self.saves = None if saves is None else _validate.saves(
@@ -278,26 +268,15 @@ class PReLU(_Lean, nn.PReLU):
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.prelu(input, self.weight, saves=saves)
 
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        # weights > 0: the output alone; else 1 bit, and the input when a weight is 0
-        if bool((self.weight > 0).all()):
-            return 0.0
-        if self.weight.requires_grad and bool((self.weight == 0).any()):
-            return 1.0 + _dtype_bits(dtype)
-        return 1.0
-
 
 class CReLU(_Lean, nn.Module):
     """cat(relu(x), relu(-x)) along ``dim``: the output has twice the channels."""
 
     catalogue_name = "crelu"
-    _saved_bits = 2.0  # per input element: 1 per output element
 
     def __init__(self, dim: int = 1) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"CReLU: dim must be an int, got {dim!r}")
-        self.dim = dim
+        self.dim = _validate.dim("CReLU", dim)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
@@ -337,13 +316,9 @@ class ELU(_ELUFamily, nn.ELU):
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.elu(input, self.alpha, self.inplace, saves=saves)
 
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        return 0.0 if self.alpha >= 0 else 1.0
-
 
 class CELU(_ELUFamily, nn.CELU):
     catalogue_name = "celu"
-    _saved_bits = 0.0
 
     def __init__(self, alpha: float = _D["celu"]["alpha"], inplace: bool = False, *,
                  saves: str | None = None) -> None:
@@ -362,7 +337,6 @@ class CELU(_ELUFamily, nn.CELU):
 
 class SELU(_ELUFamily, nn.SELU):
     catalogue_name = "selu"
-    _saved_bits = 0.0
 
     def __init__(self, inplace: bool = False, *, saves: str | None = None) -> None:
         super().__init__(inplace)
@@ -411,11 +385,6 @@ class _Smooth(_Lean):
         if saves == "output" and self._auto and input.dtype in (torch.float16, torch.bfloat16):
             return "input"
         return saves
-
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        if self.bits is not None:
-            return float(self.bits)
-        return 1.0 if self.saves == "output" else float(_dtype_bits(dtype))
 
     def _extra(self) -> str:
         return f"bits={self.bits}" if self.bits is not None else ""
@@ -504,13 +473,9 @@ class Softplus(_Lean, nn.Softplus):
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        return float(_dtype_bits(dtype))  # torch's backward, which reads the input
-
 
 class Sigmoid(_Lean, nn.Sigmoid):
     catalogue_name = "sigmoid"
-    _saved_bits = 0.0
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(input)
@@ -518,7 +483,6 @@ class Sigmoid(_Lean, nn.Sigmoid):
 
 class Tanh(_Lean, nn.Tanh):
     catalogue_name = "tanh"
-    _saved_bits = 0.0
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return torch.tanh(input)
@@ -568,15 +532,6 @@ def _rule_module(act: catalogue.Activation) -> type:
     def _output_mode_ok(self) -> bool:
         return "output" in modes
 
-    def saved_bits_per_element(self, dtype: torch.dtype = torch.float32) -> float:
-        mode = self.saves if self.saves is not None else (
-            "output" if "output" in modes else self._safe_mode)
-        if mode == "mask":
-            return 1.0
-        if mode == "output":
-            return float(len(rule.output_bits))
-        return float(_dtype_bits(dtype))
-
     def extra_repr(self) -> str:
         base_repr = "inplace=True" if self.inplace else ""
         if not modes or self.saves is None:
@@ -585,7 +540,7 @@ def _rule_module(act: catalogue.Activation) -> type:
 
     namespace = {
         "__init__": __init__, "forward": forward, "_call": _call,
-        "_output_mode_ok": _output_mode_ok, "saved_bits_per_element": saved_bits_per_element,
+        "_output_mode_ok": _output_mode_ok,
         "extra_repr": extra_repr, "catalogue_name": name, "_modes": modes,
         "_safe_mode": "mask" if "mask" in modes else "input",
         "_inplace_keeps_output": False, "saves": None if modes else "input",

@@ -76,8 +76,8 @@ class Memory(Section):
             with torch.no_grad():
                 same = bool(torch.equal(reference(x), lean(x)))
             row = MemoryRow(int(before), int(after), 1.0 - after / before if before else 0.0,
-                            same, summary.num_replaced)
-            if catalogue.get(act).backward_needs == "input":
+                            same, len(summary))
+            if catalogue.get(act).kbit:
                 quantised = copy.deepcopy(reference)
                 convert(quantised, bits=KBIT_BITS)
                 row.relukit_kbit_bytes = int(saved_tensor_bytes(
