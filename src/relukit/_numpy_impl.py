@@ -1,8 +1,11 @@
 """NumPy values and derivatives of the catalogue.
 
-Every function here takes a validated floating ndarray ``x`` and returns a new array (or
-writes into ``out``); validation, dtype policy and the public signatures live in
-``catalogue.py``.
+One calling convention: ``f(x, out, **params) -> out``, for every value, derivative and
+parameter derivative: ``x`` a validated floating ndarray, ``out`` the array that receives the
+result (it may be ``x`` itself: every kernel reads x before it writes out). The functions that
+run in float64 are written as formulas ``f(x, **params) -> float64 array`` and given that
+convention at the end of the module (``_FLOAT64``), which rounds the result into ``out`` once.
+Validation, the dtype policy and the public signatures live in ``catalogue.py``.
 
 Precision policy:
 - piecewise-linear functions are exact in every dtype, so they run in the input's dtype,
@@ -184,7 +187,7 @@ def relu(x, out):
     return np.maximum(x, 0, out=out)
 
 
-def relu_d(x, *, out=None):
+def relu_d(x, out):
     """1 where x > 0, 0 where x <= 0 (PyTorch's side at the kink), NaN where NaN.
 
     Comparisons into a bool scratch and one cast: np.heaviside is ~10x slower (no SIMD loop).
@@ -224,7 +227,7 @@ def leaky_relu(x, out, negative_slope):
     return _blocked(kernel, x, out, scratch_dtype=cdt)
 
 
-def leaky_relu_d(x, negative_slope, *, out=None):
+def leaky_relu_d(x, out, negative_slope):
     return _slope_derivative(x, negative_slope, _new(x, out))
 
 
@@ -260,7 +263,7 @@ def relu6(x, out):
     return np.clip(x, 0, 6, out=out)
 
 
-def relu6_d(x, *, out=None):
+def relu6_d(x, out):
     return _box_derivative(x, 0.0, 6.0, _new(x, out))
 
 
@@ -270,7 +273,7 @@ def hardtanh(x, out, min_val, max_val):
     return np.clip(x, min_val, max_val, out=out)
 
 
-def hardtanh_d(x, min_val, max_val, *, out=None):
+def hardtanh_d(x, out, min_val, max_val):
     return _box_derivative(x, float(min_val), float(max_val), _new(x, out))
 
 
@@ -318,7 +321,7 @@ def crelu(x, out, axis):
     return out
 
 
-def crelu_d(x, axis, *, out=None):
+def crelu_d(x, out, axis):
     x1 = x.reshape(1) if x.ndim == 0 else x
     shape = list(x1.shape)
     shape[axis] *= 2
@@ -348,16 +351,17 @@ def prelu(x, out, weight, axis):
     return out
 
 
-def prelu_d(x, weight, axis, *, out=None):
+def prelu_d(x, out, weight, axis):
     w = np.asarray(weight)
     if w.size == 1:
         return _slope_derivative(x, float(w.reshape(())), _new(x, out))
     return _slope_derivative(x, _channel_weight(x, w, axis, x.dtype), _new(x, out))
 
 
-def prelu_d_weight(x, weight, axis):
+def prelu_d_weight(x, out, weight, axis):
     """Elementwise df/da: x where x <= 0, else 0 (NaN stays NaN)."""
-    return np.where(x > 0, np.zeros((), x.dtype), x)
+    np.copyto(out, np.where(x > 0, np.zeros((), x.dtype), x))
+    return out
 
 
 def _channel_weight(x, weight, axis, dtype):
@@ -399,7 +403,7 @@ def rrelu(x, out, lower, upper, training, rng):
     return out
 
 
-def rrelu_d(x, lower, upper, training, rng, *, out=None):
+def rrelu_d(x, out, lower, upper, training, rng):
     return _slope_derivative(x, rrelu_slopes(x, lower, upper, training, rng), _new(x, out))
 
 
@@ -770,4 +774,27 @@ def quick_gelu_d(x):
     return np.where(x > _QG_CLIP, 1.0, d)
 
 
+def _into_out(formula):
+    """``formula(x, **params) -> float64 array`` as ``f(x, out, **params) -> out``: the result
+    rounded into ``out`` once, in out's dtype."""
+
+    def f(x, out, **params):
+        np.copyto(out, formula(x, **params), casting="unsafe")
+        return out
+
+    f.__name__ = f.__qualname__ = formula.__name__
+    f.__doc__ = formula.__doc__
+    f.formula = formula  # type: ignore[attr-defined]
+    return f
+
+
+#: The formulas evaluated in float64 (narrower inputs are widened, then rounded once).
+_FLOAT64 = (elu, elu_d, celu, celu_d, selu, selu_d, gelu, gelu_d, gelu_narrow, gelu_d_narrow,
+            sigmoid, sigmoid_d, tanh, tanh_d, silu, silu_d, mish, mish_d, softplus, softplus_d,
+            hardswish, hardswish_d, hardsigmoid, hardsigmoid_d, relu2, relu2_d, quick_gelu,
+            quick_gelu_d)
+for _formula in _FLOAT64:
+    globals()[_formula.__name__] = _into_out(_formula)
+
+#: float16/float32 inputs of GELU skip its double-double corrections (the rounding hides them).
 NARROW = {gelu: gelu_narrow, gelu_d: gelu_d_narrow}

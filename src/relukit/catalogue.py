@@ -9,6 +9,7 @@ and the docs read the metadata here; none of them re-types a default.
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,7 +147,8 @@ class Activation:
     aliases: tuple[str, ...] = ()
     #: Names that mean this activation with some parameters fixed (timm's/HF's "gelu_new" is
     #: gelu with approximate="tanh"): ``resolve`` gives both; ``get`` refuses them.
-    presets: dict[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)
+    presets: dict[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict,
+                                                            compare=False)
     #: The ``relukit.torch`` module class (torch.nn's name when torch has the function).
     module: str | None = None
     #: The ``saves=`` modes its torch function and module take ((): always one way), and the
@@ -242,7 +244,7 @@ class Activation:
         with np.errstate(all="ignore"):
             target = out if out is not None else np.empty(shape, a.dtype)
             if self.exact_in_dtype:
-                self._derivative(a, out=target, **values)
+                self._derivative(a, target, **values)
             else:
                 _widened(self._derivative, a, target, values)
         if out is None and target.ndim == 0:
@@ -262,9 +264,9 @@ class Activation:
         values = self.bind(args, params)
         a = _as_float_array(self.name, x)
         values = self._prepare(a, values)
+        d = np.empty(a.shape, a.dtype)
         with np.errstate(all="ignore"):
-            d = self._param_derivatives[param](a, **values)
-        d = np.asarray(d).astype(a.dtype, copy=False)
+            self._param_derivatives[param](a, d, **values)
         return d[()] if d.ndim == 0 else d
 
     def _prepare(self, a: np.ndarray, values: dict) -> dict:
@@ -281,6 +283,10 @@ class Activation:
     def __repr__(self) -> str:
         params = ", ".join(f"{p.name}={p.default!r}" for p in self.params)
         return f"<Activation {self.name}({params}): {self.formula}>"
+
+    def __reduce__(self):
+        # one object per name: a pickled activation loads as the registered one
+        return (get, (self.name,))
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -318,7 +324,8 @@ def _unalias(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _widened(fn: Callable, a: np.ndarray, out: np.ndarray, values: dict) -> None:
-    """out = fn(float64(a)) rounded once to out's dtype, in cache-sized blocks.
+    """out = fn(float64(a)) rounded once to out's dtype (``fn`` does the rounding: see
+    ``_numpy_impl._into_out``), in cache-sized blocks.
 
     A smooth function is 10-40 NumPy steps on float64 temporaries; on the whole array each step
     would stream 8 bytes per element through main memory. Blocks of impl.WIDE_BLOCK elements keep
@@ -328,14 +335,13 @@ def _widened(fn: Callable, a: np.ndarray, out: np.ndarray, values: dict) -> None
         fn = impl.NARROW.get(fn, fn)
     block = impl.WIDE_BLOCK
     if a.size <= block or not (a.flags.c_contiguous and out.flags.c_contiguous):
-        np.copyto(out, fn(a.astype(np.float64, copy=False), **values), casting="unsafe")
+        fn(a.astype(np.float64, copy=False), out, **values)
         return
     af = a.reshape(-1)
     of = out.reshape(-1)
     for start in range(0, af.size, block):
         stop = min(start + block, af.size)
-        xb = af[start:stop].astype(np.float64, copy=False)
-        np.copyto(of[start:stop], fn(xb, **values), casting="unsafe")
+        fn(af[start:stop].astype(np.float64, copy=False), of[start:stop], **values)
 
 
 def _check_out(name: str, out: Any, shape: tuple, dtype: np.dtype) -> None:
@@ -428,9 +434,58 @@ _ALIASES: dict[str, str] = {}
 _PRESETS: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
 
 
+def _help_text(act: Activation) -> str:
+    """What ``help(relukit.<name>)`` prints: the formula, derivative, parameters, the
+    convention at the kinks and an example (run by the doctests)."""
+    lines = [f"{act.title}: f(x) = {act.formula}", "", f"f'(x) = {act.derivative_formula}", ""]
+    if act.params:
+        lines.append("Parameters (after x, positional or keyword):")
+        lines += [f"    {p.name} = {p.default!r}: {p.doc} (valid: {p.valid})" for p in act.params]
+    else:
+        lines.append("No parameters.")
+    kinks = act.breakpoints() if act.shape != "smooth" else ()
+    shape = act.shape.replace("_", "-")
+    if kinks:
+        with np.errstate(all="ignore"):
+            d = act.derivative(np.array(kinks).reshape(1, -1) if act.name == "prelu"
+                               else np.array(kinks))
+        first = np.ravel(d)[:len(kinks)]  # crelu: the first half
+        at = ", ".join(f"f'({k:g}) = {float(v):g}" for k, v in zip(kinks, first, strict=True))
+        lines += ["", f"Shape: {shape}, kinks at {', '.join(f'{k:g}' for k in kinks)}; at a "
+                  f"kink f' takes PyTorch's side: {at}."]
+    else:
+        lines += ["", f"Shape: {shape} (no kinks)."]
+    lines += ["NaN in gives NaN out (value and derivative); +-inf map to the limits; the result "
+              "has the input's float dtype.", ""]
+    lines.append(f"Other names: {', '.join(act.aliases) or '-'}.")
+    for preset, fixed in act.presets.items():
+        lines.append(f"{preset!r} is {act.name} with "
+                     + ", ".join(f"{k}={v!r}" for k, v in fixed) + ".")
+    lines += [f"Backward needs: {act.backward_needs.replace('_', ' ')}.", ""]
+    x = [-1.0, 0.0, 2.0]
+    with np.errstate(all="ignore"):
+        y, d = act(np.array(x)), act.derivative(np.array(x))
+    lines += ["Example::", "",
+              "    >>> import relukit",
+              f"    >>> relukit.{act.name}({x})",
+              "    " + repr(y).replace("\n", "\n    "),
+              f"    >>> relukit.{act.name}.derivative({x})",
+              "    " + repr(d).replace("\n", "\n    "), ""]
+    return "\n".join(lines)
+
+
 def register(act: Activation) -> Activation:
     if act.name in _REGISTRY:
         raise ValueError(f"activation {act.name!r} is already registered")
+    # its own class, whose docstring is this activation's: help(relukit.gelu) shows gelu
+    call = inspect.Signature([
+        inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY),
+        *(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
+          for p in act.params),
+        inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    own = type(act.name, (Activation,), {"__doc__": _help_text(act), "__module__": __name__,
+                                         "__signature__": call})
+    object.__setattr__(act, "__class__", own)
     _REGISTRY[act.name] = act
     for alias in (act.name, *act.aliases):
         _ALIASES[_normalise_name(alias)] = act.name

@@ -11,7 +11,7 @@ relu, leaky_relu, relu6, hardtanh   1 bit per element
 crelu                               1 bit per output element (2 per input element)
 prelu                               nothing if every weight > 0 (the output suffices),
                                     else 1 bit (+ the input where a weight is exactly 0)
-rrelu (training)                    1 bit + the generator state (~5 KB per call)
+rrelu (training)                    1 bit + the generator state (once per call)
 elu (alpha >= 0), celu, selu        nothing (f' from the output); elu alpha < 0: 1 bit
 gelu, silu, mish (bits=None)        the input, as torch
 gelu, silu, mish (bits=k)           k bits per element (approximate gradient)
@@ -25,11 +25,10 @@ gradient is ``sum(grad * y) / weight`` (within rounding); hardtanh/relu6 give a 
 gradient 0, as torch's vectorised kernel does (its scalar tail loop passes the gradient).
 Double backward works for every exact mode and raises a clear error for ``bits=k``.
 The eager CPU path costs one extra pass over the input in forward (the comparison), and one
-over the result in backward (the unpacked mask): fwd+bwd ~1.2-1.4x torch's for the
-1-bit functions at 8M float32 elements; elu/celu/selu and prelu are as fast as torch or
-faster. ``bits=k`` is a memory-for-time trade on CPU (interval search and table lookups, ~5-9x
-torch's time there); on CUDA Triton kernels (``relukit.torch.triton_kernels``) do each of
-the mask, the k-bit codes and the gradient in one pass.
+over the result in backward (the unpacked mask); ``bits=k`` is a memory-for-time trade on CPU
+(interval search and table lookups); on CUDA Triton kernels (``relukit.torch.triton_kernels``)
+do each of the mask, the k-bit codes and the gradient in one pass. Times against torch's:
+``benchmarks/bench_torch_speed.py`` (README, "Benchmarks").
 """
 
 from __future__ import annotations

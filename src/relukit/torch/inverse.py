@@ -263,10 +263,9 @@ def _newton(y: torch.Tensor, right: torch.Tensor, key: str, noise_dtype: torch.d
     return torch.where(right | ~(yw >= 0.0), df, 0.0)
 
 
-#: functions whose ``saves="output"`` fwd+bwd is within 1.5x of torch's on CPU: none. Measured
-#: (float32, 1M elements, one thread, ``benchmarks/bench_inverse.py``, medians on a shared
-#: 2-core machine): gelu 2.3-4.7x, gelu tanh 2.2-3.8x, silu 5-7x, mish 1.2-1.9x (torch's own
-#: mish backward is slow, so mish comes closest but not reliably within 1.5x)
+#: functions whose ``saves="output"`` fwd+bwd is within 1.5x of torch's on CPU: none, as
+#: measured by ``benchmarks/bench_inverse.py`` (mish comes closest: torch's own mish backward
+#: is slow)
 _FAST_ON_CPU: frozenset[str] = frozenset()
 
 
