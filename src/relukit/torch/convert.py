@@ -458,10 +458,10 @@ def _saved_bytes(module, dtype, device, shape) -> int:
     # nothing modifies its output in place.
     settles = getattr(module, "saves", "") is None
     if settles:
-        from .inverse import output_mode_is_fast
+        from .inverse import INVERTED, output_mode_is_fast
 
         name = getattr(module, "catalogue_name", "")
-        slow = name in _QUANTISABLE and not output_mode_is_fast(device, name)
+        slow = name in INVERTED and not output_mode_is_fast(device, name)
         module.saves = "input" if slow else "output"
     try:
         return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),

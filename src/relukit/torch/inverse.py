@@ -94,6 +94,8 @@ _PARAMS: dict[str, _Params] = {
 
 #: (x*, f(x*)) of each function key
 MINIMA: dict[str, tuple[float, float]] = {k: (p.x_min, p.f_min) for k, p in _PARAMS.items()}
+#: The catalogue functions this module inverts (their ``saves="output"``): gelu, silu, mish.
+INVERTED: frozenset[str] = frozenset(k.removesuffix("_tanh") for k in _PARAMS)
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _TANH_CUBIC = 0.044715
@@ -118,11 +120,11 @@ def function_key(name: str, approximate: str = "none") -> str:
         if approximate == "tanh":
             return "gelu_tanh"
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    if name in ("silu", "mish"):
+    if name in INVERTED:
         if approximate != "none":
             raise ValueError(f"{name} has no approximate={approximate!r}")
         return name
-    raise ValueError(f"no inverse for {name!r}: gelu, silu or mish")
+    raise ValueError(f"no inverse for {name!r}: {', '.join(sorted(INVERTED))}")
 
 
 def _ulp_at(v: float, dtype: torch.dtype) -> float:

@@ -52,7 +52,7 @@ def _family(module: nn.Module) -> str | None:
         return None
     if "mask" in modes:
         return "piecewise"
-    if getattr(module, "catalogue_name", "") in ("gelu", "silu", "mish"):
+    if getattr(module, "catalogue_name", "") in inverse.INVERTED:
         return "smooth"
     return "output_based"
 
