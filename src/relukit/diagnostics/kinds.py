@@ -149,15 +149,18 @@ def spec_for(module: nn.Module, saturation_margin: float = DEFAULT_SATURATION_MA
 def _module_params(module: nn.Module) -> dict:
     """Scalar hyper-parameters a module carries under the catalogue's parameter names."""
     out: dict = {}
-    for key in ("min_val", "max_val", "negative_slope", "alpha", "beta", "threshold", "lower",
-                "upper"):
+    for key, default in _PARAMETERS.items():
         value = getattr(module, key, None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(default, str) and isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = float(value)
-    approximate = getattr(module, "approximate", None)
-    if isinstance(approximate, str):
-        out["approximate"] = approximate
     return out
+
+
+#: The catalogue's scalar parameters (name -> a default), which modules carry as attributes.
+_PARAMETERS = {p.name: p.default for a in catalogue.all_activations() for p in a.params
+               if isinstance(p.default, (float, str)) and not isinstance(p.default, bool)}
 
 
 def _catalogue_spec(name: str, params: dict, margin: float, label: str | None = None

@@ -197,12 +197,12 @@ class ReLU6(_Piecewise, nn.ReLU6):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_scripting():
-            return nn.functional.hardtanh(input, 0.0, 6.0, self.inplace)
+            return nn.functional.hardtanh(input, 0.0, 6.0, self.inplace)  # its breakpoints
         return self._lean(input)
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         # torch.nn.ReLU6 calls hardtanh(0, 6): the same op in traced graphs
-        return F.hardtanh(input, 0.0, 6.0, self.inplace, saves=saves)
+        return F.hardtanh(input, F._RELU6_MIN, F._RELU6_MAX, self.inplace, saves=saves)
 
 
 class Hardtanh(_Piecewise, nn.Hardtanh):
