@@ -527,6 +527,12 @@ def _rule_module(act: catalogue.Activation) -> type:
         return self._lean(input)
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
+        # a module that chose "output" itself keeps the input in float16/bfloat16, as torch:
+        # f' recovered from a half output (hardswish's sqrt near its minimum, relu2 where x^2
+        # underflows) is off by more than the half gradient's rounding; an explicit
+        # saves="output" is honoured
+        if saves == "output" and self._auto and input.dtype in (torch.float16, torch.bfloat16):
+            saves = "input"
         return fn(input, self.inplace, saves=saves)
 
     def _output_mode_ok(self) -> bool:
