@@ -107,6 +107,9 @@ class TorchRule:
     mask_kernel: Callable[..., Any] | None = field(default=None, repr=False)
     from_output: Callable[..., Any] | None = field(default=None, repr=False)
     output_bits: tuple[float, ...] = ()
+    #: Is f' from the output exact (bitwise torch's in float32)? When not (hardswish: a square
+    #: root of the rounded output near its minimum), a module chooses "output" only when asked.
+    output_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -853,7 +856,8 @@ hardswish = register(Activation(
               *_timm("HardSwishMe", *TIMM_ME, copy=("inplace",), exact=False)),
     torch_rule=TorchRule(
         forward=lambda t, x, inplace: t.nn.functional.hardswish(x, inplace=inplace),
-        inplace=True, from_output=_hardswish_from_output, output_bits=(-3.0, -1.5)),
+        inplace=True, from_output=_hardswish_from_output, output_bits=(-3.0, -1.5),
+        output_exact=False),
 ))
 
 hardsigmoid = register(Activation(

@@ -6,8 +6,6 @@ gradients averaged by hand). One spawn runs every case; the cells read its resul
 from __future__ import annotations
 
 import json
-import os
-import socket
 import traceback
 from datetime import timedelta
 
@@ -19,12 +17,6 @@ from compat_cases import CASES, build_model, case_params  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("dist")
 STEPS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _train(model, wrap, rank, manual_average=False):
@@ -51,13 +43,14 @@ def _full(t):
     return t.full_tensor() if hasattr(t, "full_tensor") else t
 
 
-def _worker(rank, port, out):
+def _worker(rank, rendezvous, out):
     import torch.distributed as dist
     from torch.distributed.fsdp import fully_shard
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=2, timeout=timedelta(seconds=60))
+    # a rendezvous file, not a TCP port: no race with other tests for a free port
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank,
+                            world_size=2, timeout=timedelta(seconds=120))
     results = {}
     try:
         def fsdp(m):
@@ -99,14 +92,9 @@ def _worker(rank, port, out):
 def dist_results(tmp_path_factory):
     import torch.multiprocessing as mp
 
-    out = str(tmp_path_factory.mktemp("dist") / "results.json")
-    for attempt in range(2):  # another process may take the free port meanwhile
-        try:
-            mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
-            break
-        except Exception:  # noqa: BLE001
-            if attempt:
-                raise
+    folder = tmp_path_factory.mktemp("dist")
+    out = str(folder / "results.json")
+    mp.spawn(_worker, args=(str(folder / "rendezvous"), out), nprocs=2, join=True)
     with open(out) as f:
         return json.load(f)
 
@@ -124,7 +112,3 @@ def test_distributed(wrapper, case, dist_results):
     else:
         assert r["max_abs"] <= 1e-5 or r["max_rel"] <= 1e-5, r
 
-
-def test_dist_port_helper():
-    assert 0 < _free_port() < 65536
-    assert os.cpu_count()

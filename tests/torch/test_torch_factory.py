@@ -61,3 +61,12 @@ def test_unknown_names_list_close_matches():
         rt.get_act_layer("hardswsh")
     with pytest.raises(TypeError):
         rt.get_act_layer(3)
+
+
+def test_create_act_layer_takes_inplace_as_a_hint_and_keeps_what_a_name_fixes():
+    # timm's blocks call create_act_layer(name, inplace=True) for every activation
+    assert isinstance(rt.create_act_layer("quick_gelu", inplace=True), rt.QuickGELU)
+    assert rt.create_act_layer("hardswish", inplace=True).inplace is True
+    with pytest.raises(ValueError, match="'gelu_new' fixes approximate='tanh'"):
+        rt.create_act_layer("gelu_new", approximate="none")
+    assert rt.create_act_layer("gelu_new", approximate="tanh").approximate == "tanh"

@@ -166,3 +166,28 @@ def test_a_settling_module_keeps_the_output():
     for _ in range(2):
         m(x).sum().backward()
     assert m[1].saves == "output"
+
+
+def test_hardswish_module_left_to_itself_keeps_torchs_exact_gradient():
+    """f' from hardswish's output is a square root of the rounded output near the minimum
+    (x = -1.5): up to ~1e-4 off in float32. A module that picks its mode itself, and the
+    planner, must keep the input there; saves="output" asked for explicitly is honoured."""
+    torch.manual_seed(0)
+    x = (-1.5 + 1e-3 * torch.randn(64, 16)).requires_grad_()
+    ref = nn.Hardswish()
+    (g_ref,) = torch.autograd.grad(ref(x).sum(), x)
+    ours = rt.Hardswish()
+    for _ in range(2):  # the first training call settles
+        (g,) = torch.autograd.grad(ours(x).sum(), x)
+    assert torch.equal(g, g_ref)
+    model = nn.Sequential(nn.Linear(16, 16), nn.Hardswish(), nn.Linear(16, 4))
+    summary = convert(model, example_inputs=(torch.randn(8, 16),))
+    assert model[1].saves == "input", summary
+    (g_out,) = torch.autograd.grad(rt.Hardswish(saves="output")(x).sum(), x)
+    assert not torch.equal(g_out, g_ref)  # the explicit mode is the approximate one
+
+
+def test_single_mode_module_refuses_other_saves():
+    with pytest.raises(ValueError, match="QuickGELU: invalid saves='output'; valid values: input"):
+        rt.QuickGELU(saves="output")
+    assert rt.QuickGELU(saves="input").saves == "input"

@@ -64,6 +64,15 @@ def create_act_layer(name: Any, inplace: bool | None = None, **kwargs: Any) -> n
     layer = get_act_layer(name)
     if layer is None:
         return None
+    if isinstance(name, str):
+        act, fixed = catalogue.resolve(name)
+        for key, value in kwargs.items():
+            if key in fixed and value != fixed[key]:
+                raise ValueError(
+                    f"create_act_layer: {name!r} fixes {key}={fixed[key]!r}, got "
+                    f"{key}={value!r}; use {act.name!r} to choose {key}")
+        if inplace and act.torch_rule is not None and not act.torch_rule.inplace:
+            inplace = None  # a hint, as in timm: torch has no in-place form of this one
     if inplace is not None:
         target = layer.func if isinstance(layer, functools.partial) else layer
         try:

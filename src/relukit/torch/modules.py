@@ -22,6 +22,7 @@ its planner's choice) on every module it creates.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 
 import torch
@@ -502,19 +503,24 @@ def _rule_module(act: catalogue.Activation) -> type:
     modes = act.saves if len(act.saves) > 1 else ()
     fn = getattr(F, act.name)
     name, cls_name = act.name, act.module
+    base_takes_inplace = "inplace" in inspect.signature(base.__init__).parameters
 
     def __init__(self, inplace: bool = False, *, saves: str | None = None) -> None:
         inplace = _validate.flag(cls_name, "inplace", inplace)
         if inplace and not rule.inplace:
             raise ValueError(f"{cls_name}: inplace=True is not supported (torch has no "
                              f"in-place {name}); valid: inplace=False")
-        if base is nn.Module:
-            nn.Module.__init__(self)
-            self.inplace = inplace
-        else:
+        if base_takes_inplace:
             base.__init__(self, inplace)
+        else:
+            base.__init__(self)
+        self.inplace = inplace
         if modes:
             self._init_saves(saves)
+        elif saves is not None:  # one mode only: still name what is accepted
+            _validate.saves(cls_name, saves, tuple(act.saves))
+
+    __init__.__qualname__ = f"{cls_name}.__init__"
 
     # torch.jit.script calls this forward back in Python (torch.jit.ignore): a scripted model
     # runs, but cannot be saved without Python
@@ -536,7 +542,8 @@ def _rule_module(act: catalogue.Activation) -> type:
         return fn(input, self.inplace, saves=saves)
 
     def _output_mode_ok(self) -> bool:
-        return "output" in modes
+        # settling and the planner take "output" only where it is exact
+        return "output" in modes and rule.output_exact
 
     def extra_repr(self) -> str:
         base_repr = "inplace=True" if self.inplace else ""

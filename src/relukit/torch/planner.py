@@ -62,7 +62,10 @@ def _choose(family: str, modified: bool, kept: bool, module: nn.Module,
     if getattr(module, "inplace", False) and module._inplace_keeps_output:  # type: ignore[attr-defined]
         return "output", "in place: torch's op keeps the output too"
     if family == "piecewise" and not module._output_mode_ok():  # type: ignore[operator]
-        return "mask", "a negative slope: the output does not tell the side"
+        return "mask", "its output does not tell f' (flat ends or a negative slope): 1 bit"
+    if family == "output_based" and not module._output_mode_ok():  # type: ignore[operator]
+        return "input", ("f' from its output is approximate near its minimum: the input, "
+                         "exact (set saves='output' for the output and 2 bits)")
     if modified:
         safe = "mask" if family == "piecewise" else "input"
         return safe, "its output is modified in place later: it cannot be kept"
