@@ -560,6 +560,20 @@ def _right_of_minimum(name: str, approximate: str) -> _MaskRule:
     return _MaskRule(write, True, (_tk.DEAD_UNLESS_GT, below, 0.0))
 
 
+def _smooth_forward(name: str, x: torch.Tensor, approximate: str,
+                    inplace: bool = False) -> torch.Tensor:
+    """torch's own forward of the smooth functions with an inverted or k-bit backward."""
+    F = torch.nn.functional
+    if name == "gelu":
+        return F.gelu(x, approximate=approximate)  # torch has no in-place gelu
+    if name == "silu":
+        return F.silu(x, inplace=inplace)
+    if name == "mish":
+        return F.mish(x, inplace=inplace)
+    raise ValueError(f"relukit: no inverted or k-bit backward for {name!r}; valid: gelu, "
+                     "silu, mish")
+
+
 class InvertedFunction(torch.autograd.Function):
     """gelu (both forms), silu, mish with ``saves="output"``: the output and 1 bit per element
     (which side of the minimum x is on); f' is recovered from them by inverting f
@@ -567,17 +581,11 @@ class InvertedFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, name: str, approximate: str, inplace: bool):
-        F = torch.nn.functional
         ctx.perm = _dense_order(x)
         packed = _pack_alive(x, _right_of_minimum(name, approximate), ctx.perm)
         if inplace:
             ctx.mark_dirty(x)
-        if name == "gelu":
-            y = F.gelu(x, approximate=approximate)
-        elif name == "silu":
-            y = F.silu(x, inplace=inplace)
-        else:
-            y = F.mish(x, inplace=inplace)
+        y = _smooth_forward(name, x, approximate, inplace)
         ctx.name, ctx.approximate = name, approximate
         ctx.save_for_backward(y, packed)
         return y
@@ -660,12 +668,7 @@ class KBitFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, name: str, approximate: str, boundaries, interval_codes, levels, bits: int):
-        if name == "gelu":
-            y = torch.nn.functional.gelu(x, approximate=approximate)
-        elif name == "silu":
-            y = torch.nn.functional.silu(x)
-        else:
-            y = torch.nn.functional.mish(x)
+        y = _smooth_forward(name, x, approximate)
         ctx.bits, ctx.shape = bits, x.shape
         if bits < 8 and _tk.available_for(x):
             ctx.save_for_backward(_tk.kbit_pack(x, boundaries, interval_codes, bits), levels)
