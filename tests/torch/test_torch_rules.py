@@ -183,6 +183,8 @@ def test_hardswish_module_left_to_itself_keeps_torchs_exact_gradient():
     model = nn.Sequential(nn.Linear(16, 16), nn.Hardswish(), nn.Linear(16, 4))
     summary = convert(model, example_inputs=(torch.randn(8, 16),))
     assert model[1].saves == "input", summary
+    # without example inputs the summary reports what the module will keep: its input
+    assert convert(nn.Sequential(nn.Hardswish())).replaced[0].saved_bits_after == 32
     (g_out,) = torch.autograd.grad(rt.Hardswish(saves="output")(x).sum(), x)
     assert not torch.equal(g_out, g_ref)  # the explicit mode is the approximate one
 

@@ -132,13 +132,16 @@ def _pack_alive(x: torch.Tensor, rule: _MaskRule, perm=None) -> torch.Tensor:
     return packing.pack_mask(flags if rule.writes_alive else ~flags)
 
 
+def _unpack(packed: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` packed flags as a flat bool tensor, in packing order."""
+    if packing.fast_ok():
+        return packing.unpack_flags_bool(packed, n)
+    return packing.unpack_mask(packed, n)
+
+
 def _alive(packed: torch.Tensor, like: torch.Tensor, perm=None) -> torch.Tensor:
     """The packed flags as a bool tensor shaped like ``like`` (laid out as ``perm`` says)."""
-    if packing.fast_ok():
-        flat = packing.unpack_flags_bool(packed, like.numel())
-    else:
-        flat = packing.unpack_mask(packed, like.numel())
-    return _from_memory_order(flat, like, perm)
+    return _from_memory_order(_unpack(packed, like.numel()), like, perm)
 
 
 def _dead_le(threshold: float) -> _MaskRule:
@@ -607,13 +610,10 @@ class InvertedFunction(torch.autograd.Function):
 
             df = triton_inverse.derivative_from_packed(ym, packed, ctx.name, ctx.approximate)
             return grad * _from_memory_order(df.view(-1), y, ctx.perm), None, None, None
-        n = y.numel()
-        if packing.fast_ok():
-            right = packing.unpack_flags_bool(packed, n)
-        else:
-            right = packing.unpack_mask(packed, n)
-        # float32 (float64 for float64 y), in x's memory order
-        df = inverse.derivative_from_flat(ym.reshape(-1), right, ctx.name, ctx.approximate)
+        flat = ym.reshape(-1)  # x's memory order, as the bits were packed
+        # float32 (float64 for float64 y)
+        df = inverse.derivative_from_flat(flat, _unpack(packed, flat.numel()), ctx.name,
+                                          ctx.approximate)
         df = _from_memory_order(df, y, ctx.perm)
         if df.dtype == grad.dtype:
             return df.mul_(grad), None, None, None

@@ -140,10 +140,10 @@ class ConversionSummary:
                 "'settles': the module keeps its output for backward (the 'after' column) once "
                 "its first training step has run torch's op and seen that nothing modifies the "
                 "output in place; if something does (Dropout(inplace=True), y += residual), it "
-                "keeps a mask or the input instead (module.saves tells which). GELU, SiLU "
-                "and Mish on CPU keep the input (recovering f' from the output costs several "
-                "times torch's backward there; set module.saves = 'output' for 1 bit). Pass "
-                "example_inputs= to decide now."
+                "keeps a mask or the input instead (module.saves tells which). Modules whose "
+                "f' from the output would be slow on this device (GELU, SiLU, Mish on CPU) or "
+                "approximate (Hardswish) keep the input (set module.saves = 'output' to trade "
+                "for memory). Pass example_inputs= to decide now."
             )
         return out
 
@@ -259,6 +259,7 @@ def convert(
 
     seen_activation = False
     done: dict[int, tuple[nn.Module, Replacement]] = {}
+    module_at: dict[str, nn.Module] = {}  # every replaced site, shared modules at each name
     created: set[int] = set()
     for parent_name, parent in list(model.named_modules(remove_duplicate=False)):
         for child_name, child in list(parent._modules.items()):  # duplicates too
@@ -272,6 +273,7 @@ def convert(
                 new, entry = done[id(child)]
                 setattr(parent, child_name, new)
                 summary.replaced.append(dataclasses.replace(entry, name=name))
+                module_at[name] = new
                 continue
             spec = _SPECS.get(key)
             if spec is None:
@@ -302,6 +304,7 @@ def convert(
             done[id(child)] = (new, entry)
             created.add(id(new))
             summary.replaced.append(entry)
+            module_at[name] = new
     if _SPECS.get(qualified_class_name(model)) is not None:
         summary.skipped.append(Skipped(
             "", qualified_class_name(model),
@@ -309,20 +312,17 @@ def convert(
             "relukit.torch's module directly"))
         seen_activation = True
     summary.no_activation_modules = not seen_activation
-    modules = {id(m): (e.name, m) for m, e in done.values()}
+    plans = {}
     if planning:
         from .planner import plan
 
-        plans = {p.name: p for p in plan(model, list(modules.values()), inputs, kwargs)}
+        sites = [(e.name, m) for m, e in done.values()]  # one name per module
+        plans = {id(module_at[p.name]): p for p in plan(model, sites, inputs, kwargs)}
         summary.saved_bytes_after = _model_saved_bytes(model, inputs, kwargs)
-    else:
-        plans = {}
-    by_name = {name: m for name, m in modules.values()}
     for i, r in enumerate(summary.replaced):
-        owner = next((m for m, e in done.values() if e.name == r.name), None)
-        m = by_name.get(r.name, owner)
-        chosen = plans.get(r.name)
-        after = r.saved_bits_after if chosen is None or m is None else _saved_bits(m, dtype)
+        m = module_at[r.name]
+        chosen = plans.get(id(m))
+        after = r.saved_bits_after if chosen is None else _saved_bits(m, dtype)
         summary.replaced[i] = dataclasses.replace(
             r, saves=getattr(m, "saves", "") if getattr(m, "_modes", ()) else "",
             reason=chosen.reason if chosen else "", saved_bits_after=after)
@@ -331,21 +331,12 @@ def convert(
 
 def _model_saved_bytes(model: nn.Module, inputs: tuple, kwargs: dict) -> int:
     """Saved-for-backward bytes of one training forward (parameters and buffers excluded),
-    with the RNG forked and buffers restored, so the model and the random stream are as
-    before."""
-    was_training = model.training
-    buffers = {k: b.clone() for k, b in model.named_buffers()}
-    try:
-        model.train()
-        with torch.random.fork_rng(devices=[]):
-            return saved_tensor_bytes(lambda: model(*inputs, **kwargs),
-                                      exclude=[*model.parameters(), *model.buffers()])
-    finally:
-        model.train(was_training)
-        with torch.no_grad():
-            for k, b in model.named_buffers():
-                if k in buffers:
-                    b.copy_(buffers[k])
+    leaving the model and the random streams as before."""
+    from .planner import probe_forward
+
+    with probe_forward(model):
+        return saved_tensor_bytes(lambda: model(*inputs, **kwargs),
+                                  exclude=[*model.parameters(), *model.buffers()])
 
 
 def _check_patterns(param: str, value) -> tuple[str, ...] | None:
@@ -458,11 +449,7 @@ def _saved_bytes(module, dtype, device, shape) -> int:
     # nothing modifies its output in place.
     settles = getattr(module, "saves", "") is None
     if settles:
-        from .inverse import INVERTED, output_mode_is_fast
-
-        name = getattr(module, "catalogue_name", "")
-        slow = name in INVERTED and not output_mode_is_fast(device, name)
-        module.saves = "input" if slow else "output"
+        module.saves = "output" if module._output_mode_ok(device) else module._safe_mode
     try:
         return saved_tensor_bytes(module.forward, x, exclude=list(module.parameters()),
                                   exclude_output=True)

@@ -5,15 +5,18 @@ When no gradient is needed the call is torch's own function; otherwise an autogr
 from ``relukit.torch.autograd`` saves only what the exact gradient needs:
 
 ==================================  ==================================================
-function                            saved for backward beyond the output
+function (default ``saves``)        saved for backward beyond the output
 ==================================  ==================================================
-relu, leaky_relu, relu6, hardtanh   1 bit per element
+relu, leaky_relu, relu6, hardtanh   1 bit per element ("mask"); nothing ("output":
+                                    torch's backward kernel on the output)
 crelu                               1 bit per output element (2 per input element)
 prelu                               nothing if every weight > 0 (the output suffices),
                                     else 1 bit (+ the input where a weight is exactly 0)
 rrelu (training)                    1 bit + the generator state (once per call)
 elu (alpha >= 0), celu, selu        nothing (f' from the output); elu alpha < 0: 1 bit
-gelu, silu, mish (bits=None)        the input, as torch
+gelu, silu, mish ("input")          the input, as torch; "output": 1 bit per element
+                                    (f' recovered by inverting f, approximate near the
+                                    minimum: bounds in tests/torch/test_torch_inverse.py)
 gelu, silu, mish (bits=k)           k bits per element (approximate gradient)
 softplus                            the input, as torch
 sigmoid, tanh                       nothing (torch already uses the output)
@@ -23,7 +26,10 @@ Gradients are bitwise torch's, except: elu/celu/selu use ``y + alpha`` for ``alp
 (bitwise torch's *in-place* ELU, within rounding of the out-of-place one); prelu's weight
 gradient is ``sum(grad * y) / weight`` (within rounding); hardtanh/relu6 give a NaN input the
 gradient 0, as torch's vectorised kernel does (its scalar tail loop passes the gradient).
-Double backward works for every exact mode and raises a clear error for ``bits=k``.
+Double backward works for every exact mode and raises a clear error for ``bits=k`` and for
+gelu/silu/mish with ``saves="output"``. Catalogue entries with a ``TorchRule`` (hardswish,
+hardsigmoid, relu2, quick_gelu) are built at the end of this module; their ``saves`` modes are
+in their docstrings.
 The eager CPU path costs one extra pass over the input in forward (the comparison), and one
 over the result in backward (the unpacked mask); ``bits=k`` is a memory-for-time trade on CPU
 (interval search and table lookups); on CUDA Triton kernels (``relukit.torch.triton_kernels``)

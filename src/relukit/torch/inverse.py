@@ -443,9 +443,6 @@ def derivative_from_output(y: torch.Tensor, right: torch.Tensor, name: str,
     outputs run the float64 Newton iterations."""
     if not y.is_floating_point():
         raise TypeError(f"derivative_from_output needs a floating-point tensor, got {y.dtype}")
-    key = function_key(name, approximate)
-    if y.dtype == torch.float64:
-        return _newton(y, right.to(torch.bool), key).to(y.dtype)
     flat = derivative_from_flat(y.reshape(-1), right.to(torch.bool).reshape(-1), name,
                                 approximate)
     return flat.view(y.shape).to(y.dtype)

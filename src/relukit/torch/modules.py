@@ -64,6 +64,9 @@ class _Lean:
     _auto: bool = False
     #: Does torch's in-place op keep its output (so that in place, "output" is torch's way)?
     _inplace_keeps_output: bool = True
+    #: Is "output" within the half gradient's rounding in float16/bfloat16? When not, a module
+    #: that chose "output" itself keeps the input for half inputs, as torch.
+    _half_output_exact: bool = True
 
     def _init_saves(self, saves) -> None:
         self.saves = None if saves is None else _validate.saves(
@@ -76,19 +79,26 @@ class _Lean:
 
     @torch.jit.unused
     def _lean(self, input: torch.Tensor) -> torch.Tensor:
-        mode = self._mode(input, *self.parameters())  # type: ignore[attr-defined]
+        mode = self._mode(input)
         if mode is None:
             return self._watch(self._call(input, "input"))
+        if mode == "output" and self._auto and not self._half_output_exact and \
+                input.dtype in (torch.float16, torch.bfloat16):
+            mode = "input"  # chosen by the module, not asked for: torch's way in half
         return self._call(input, mode)
 
-    def _output_mode_ok(self) -> bool:
+    def _output_mode_ok(self, device: torch.device) -> bool:
+        """May the module choose "output" by itself on ``device`` (exact, and not slower than
+        torch's backward)? Asked by settling and by ``convert``'s planner."""
         return True
 
-    def _mode(self, input: torch.Tensor, *others: torch.Tensor) -> str | None:
+    def _mode(self, input: torch.Tensor) -> str | None:
         """The mode for this call, or None: run torch's op and watch the output."""
         if self.saves is not None:
             return self.saves
-        if not self._output_mode_ok():
+        if not self._output_mode_ok(input.device):
+            if _ag.use_lean(input, *self.parameters()):  # type: ignore[attr-defined]
+                self.saves = self._safe_mode  # settled (never while a transform traces)
             return self._safe_mode
         if getattr(self, "inplace", False) and self._inplace_keeps_output:
             return "output"  # torch's in-place op keeps the output too
@@ -98,7 +108,7 @@ class _Lean:
             self.saves = probed
             self.__dict__.pop("_watched", None)
             return probed
-        if not _ag.use_lean(input, *others):
+        if not _ag.use_lean(input, *self.parameters()):  # type: ignore[attr-defined]
             return "input"  # nothing to learn: no gradient, or a transform runs torch's op
         return None
 
@@ -170,7 +180,7 @@ class ReLU(_Piecewise, nn.ReLU):
 class LeakyReLU(_Piecewise, nn.LeakyReLU):
     catalogue_name = "leaky_relu"
 
-    def _output_mode_ok(self) -> bool:
+    def _output_mode_ok(self, device: torch.device) -> bool:
         return float(_validate.real(self.negative_slope)) >= 0
 
     def __init__(self, negative_slope: float = _D["leaky_relu"]["negative_slope"],
@@ -364,28 +374,16 @@ class _Smooth(_Lean):
     _inplace_keeps_output = False
     bits: int | None = None
 
+    _half_output_exact = False
+
     def _default_saves(self) -> str | None:
         return "input"
 
-    def _mode(self, input: torch.Tensor, *others: torch.Tensor) -> str | None:
+    def _output_mode_ok(self, device: torch.device) -> bool:
+        # on CPU recovering f' from the output is several times slower than torch's backward
         from .inverse import output_mode_is_fast
 
-        settling = self.saves is None
-        mode = super()._mode(input, *others)
-        # settled on "output" just now: on CPU, where recovering f' from the output is
-        # several times slower than torch's backward, keep the input instead
-        if settling and self.saves == "output" and not output_mode_is_fast(
-                input.device, self.catalogue_name):
-            self.saves = mode = "input"
-        return mode
-
-    def _half_safe(self, input: torch.Tensor, saves: str) -> str:
-        # a settled module keeps the input in float16/bfloat16, as torch: f' recovered from a
-        # half output is off by more than the half gradient's rounding (saves="output" given
-        # explicitly is honoured; its error is in relukit.torch.inverse's tests)
-        if saves == "output" and self._auto and input.dtype in (torch.float16, torch.bfloat16):
-            return "input"
-        return saves
+        return output_mode_is_fast(device, self.catalogue_name)
 
     def _extra(self) -> str:
         return f"bits={self.bits}" if self.bits is not None else ""
@@ -408,7 +406,7 @@ class GELU(_Smooth, nn.GELU):
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.gelu(input, approximate=self.approximate, bits=self.bits,
-                      saves=self._half_safe(input, saves))
+                      saves=saves)
 
     def extra_repr(self) -> str:
         return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
@@ -430,7 +428,7 @@ class SiLU(_Smooth, nn.SiLU):
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.silu(input, bits=self.bits, inplace=self.inplace,
-                      saves=self._half_safe(input, saves))
+                      saves=saves)
 
     def extra_repr(self) -> str:
         return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
@@ -452,7 +450,7 @@ class Mish(_Smooth, nn.Mish):
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
         return F.mish(input, bits=self.bits, inplace=self.inplace,
-                      saves=self._half_safe(input, saves))
+                      saves=saves)
 
     def extra_repr(self) -> str:
         return ", ".join(s for s in (super().extra_repr(), self._extra()) if s)
@@ -533,15 +531,9 @@ def _rule_module(act: catalogue.Activation) -> type:
         return self._lean(input)
 
     def _call(self, input: torch.Tensor, saves: str) -> torch.Tensor:
-        # a module that chose "output" itself keeps the input in float16/bfloat16, as torch:
-        # f' recovered from a half output (hardswish's sqrt near its minimum, relu2 where x^2
-        # underflows) is off by more than the half gradient's rounding; an explicit
-        # saves="output" is honoured
-        if saves == "output" and self._auto and input.dtype in (torch.float16, torch.bfloat16):
-            saves = "input"
         return fn(input, self.inplace, saves=saves)
 
-    def _output_mode_ok(self) -> bool:
+    def _output_mode_ok(self, device: torch.device) -> bool:
         # settling and the planner take "output" only where it is exact
         return "output" in modes and rule.output_exact
 
@@ -554,6 +546,9 @@ def _rule_module(act: catalogue.Activation) -> type:
     namespace = {
         "__init__": __init__, "forward": forward, "_call": _call,
         "_output_mode_ok": _output_mode_ok,
+        # f' from a half output (hardswish's square root near its minimum, relu2 where x^2
+        # underflows) is off by more than the half gradient's rounding
+        "_half_output_exact": "output" not in modes,
         "extra_repr": extra_repr, "catalogue_name": name, "_modes": modes,
         "_safe_mode": "mask" if "mask" in modes else "input",
         "_inplace_keeps_output": False, "saves": None if modes else "input",

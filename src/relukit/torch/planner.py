@@ -18,10 +18,12 @@ not kept (add, mean, dropout...)  mask            output               input
 "output" costs nothing when a later op keeps the output anyway; otherwise the smallest of
 what remains is chosen (1 bit for a mask; for elu-like functions output and input cost the
 same; gelu-like ones would add a bit to the output, so they keep the input as torch does).
-One exception to the table: on CPU gelu, silu and mish keep the input even when their output
-is kept, because recovering f' from it there costs several times torch's backward kernel
-(``relukit.torch.inverse.output_mode_is_fast``); set ``module.saves = "output"`` to take the
-memory saving at that price.
+The exceptions are the modules that may not choose "output" by themselves
+(``module._output_mode_ok(device)``): on CPU gelu, silu and mish keep the input even when their
+output is kept, because recovering f' from it there costs several times torch's backward kernel
+(``relukit.torch.inverse.output_mode_is_fast``); hardswish keeps the input everywhere (f' from
+its output is approximate near its minimum); a LeakyReLU with a negative slope keeps a mask.
+Set ``module.saves = "output"`` to take the memory saving at that price.
 A module called at several sites gets the mode that is safe for all of them. The forward
 runs with the RNG state forked and buffers (BatchNorm statistics) restored afterwards, so
 the model and the random stream are as before.
@@ -29,7 +31,9 @@ the model and the random stream are as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,22 +61,28 @@ def _family(module: nn.Module) -> str | None:
     return "output_based"
 
 
+#: Why a module may not choose "output" by itself, per family (``module._output_mode_ok``).
+_NO_OUTPUT = {
+    "piecewise": "its output does not tell f' (flat ends or a negative slope): 1 bit",
+    "smooth": ("on CPU recovering f' from the output costs several times torch's backward: "
+               "the input (set saves='output' for 1 bit instead)"),
+    "output_based": ("f' from its output is approximate near its minimum: the input, exact "
+                     "(set saves='output' for the output and 2 bits)"),
+}
+
+
+_CPU = torch.device("cpu")
+
+
 def _choose(family: str, modified: bool, kept: bool, module: nn.Module,
-            device: torch.device | None = None) -> tuple[str, str]:
+            device: torch.device = _CPU) -> tuple[str, str]:
     if getattr(module, "inplace", False) and module._inplace_keeps_output:  # type: ignore[attr-defined]
         return "output", "in place: torch's op keeps the output too"
-    if family == "piecewise" and not module._output_mode_ok():  # type: ignore[operator]
-        return "mask", "its output does not tell f' (flat ends or a negative slope): 1 bit"
-    if family == "output_based" and not module._output_mode_ok():  # type: ignore[operator]
-        return "input", ("f' from its output is approximate near its minimum: the input, "
-                         "exact (set saves='output' for the output and 2 bits)")
     if modified:
         safe = "mask" if family == "piecewise" else "input"
         return safe, "its output is modified in place later: it cannot be kept"
-    if kept and family == "smooth" and device is not None and \
-            not inverse.output_mode_is_fast(device, getattr(module, "catalogue_name", "")):
-        return "input", ("on CPU recovering f' from the output costs several times torch's "
-                         "backward: the input (set saves='output' for 1 bit instead)")
+    if not module._output_mode_ok(device):  # type: ignore[operator]
+        return module._safe_mode, _NO_OUTPUT[family]  # type: ignore[return-value]
     if kept:
         return "output", "a later op keeps its output anyway: nothing extra"
     if family == "piecewise":
@@ -80,6 +90,27 @@ def _choose(family: str, modified: bool, kept: bool, module: nn.Module,
     if family == "smooth":
         return "input", "no later op keeps its output: the input costs 1 bit less"
     return "output", "no later op keeps its output: output and input cost the same"
+
+
+@contextlib.contextmanager
+def probe_forward(model: nn.Module) -> Iterator[None]:
+    """``model`` in training mode for one probe forward, with the RNG forked (CPU and the
+    model's CUDA devices) and the buffers (BatchNorm statistics) restored afterwards: the
+    model and the random streams are as before."""
+    was_training = model.training
+    buffers = {k: b.clone() for k, b in model.named_buffers()}
+    cuda = sorted({t.device.index or 0 for t in itertools.chain(model.parameters(), model.buffers())
+                   if t.device.type == "cuda"})
+    try:
+        model.train()
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for k, b in model.named_buffers():
+                if k in buffers:
+                    b.copy_(buffers[k])
 
 
 def plan(model: nn.Module, sites: Sequence[tuple[str, nn.Module]], example_inputs: tuple,
@@ -111,11 +142,8 @@ def plan(model: nn.Module, sites: Sequence[tuple[str, nn.Module]], example_input
         m.saves = "input"  # torch's op for the traced forward
         handles.append(m.register_forward_pre_hook(pre_hook))
         handles.append(m.register_forward_hook(post_hook))
-    was_training = model.training
-    buffers = {k: b.clone() for k, b in model.named_buffers()}
     try:
-        model.train()
-        with torch.random.fork_rng(devices=[]), torch.enable_grad(), \
+        with probe_forward(model), torch.enable_grad(), \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             model(*example_inputs, **example_kwargs)
     except BaseException:
@@ -125,11 +153,6 @@ def plan(model: nn.Module, sites: Sequence[tuple[str, nn.Module]], example_input
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
-        with torch.no_grad():
-            for bname, b in model.named_buffers():
-                if bname in buffers:
-                    b.copy_(buffers[bname])
 
     plans = []
     for k, (name, m) in modules.items():
